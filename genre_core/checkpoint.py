@@ -1,0 +1,84 @@
+"""One file holds a trained model: weights, config, labels and its metrics.
+
+Saved with `torch.save` as plain dicts, tensors and numbers, and loaded
+with `weights_only=True`, so opening a checkpoint never runs code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .config import GenreConfig
+from .errors import CheckpointError
+from .model import CRNN
+
+FORMAT_VERSION = 1
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent / "models" / "genre_crnn.pt"
+
+
+@dataclass
+class Checkpoint:
+    """A model ready to run, plus everything needed to trust and explain it."""
+
+    model: CRNN
+    config: GenreConfig
+    metrics: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.config.labels
+
+
+def build_model(config: GenreConfig) -> CRNN:
+    return CRNN(config.model, n_mels=config.features.n_mels, n_classes=len(config.labels))
+
+
+def save_checkpoint(
+    path: str | Path,
+    model: CRNN,
+    config: GenreConfig,
+    metrics: dict[str, Any] | None = None,
+    training: dict[str, Any] | None = None,
+) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format_version": FORMAT_VERSION,
+        "config": config.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "metrics": metrics or {},
+        "training": training or {},
+    }
+    torch.save(payload, path)
+    return path
+
+
+def load_checkpoint(path: str | Path | None = None) -> Checkpoint:
+    """Load safely; every way a file can be wrong becomes a CheckpointError."""
+    path = Path(path) if path is not None else DEFAULT_MODEL_PATH
+    if not path.is_file():
+        raise CheckpointError(f"No model file at '{path}'. Train one with `python -m genre_core train`.")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for damaged or unsafe files
+        raise CheckpointError(f"'{path.name}' is not a readable genre_core checkpoint: {exc}") from exc
+    if not isinstance(payload, dict) or "state_dict" not in payload or "config" not in payload:
+        raise CheckpointError(f"'{path.name}' is not a genre_core checkpoint (no weights or config).")
+    version = payload.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(
+            f"'{path.name}' has checkpoint format {version}; this code reads format {FORMAT_VERSION}."
+        )
+    try:
+        config = GenreConfig.from_dict(payload["config"])
+        model = build_model(config)
+        model.load_state_dict(payload["state_dict"])
+    except (ValueError, TypeError, RuntimeError) as exc:
+        raise CheckpointError(f"This code cannot run the model in '{path.name}': {exc}") from exc
+    model.eval()
+    return Checkpoint(model, config, payload.get("metrics", {}), payload.get("training", {}))

@@ -1,0 +1,148 @@
+"""Load a model once, then classify songs: the one path every caller uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .aggregate import aggregate, top_k
+from .audio import AudioSource, describe, open_audio
+from .checkpoint import Checkpoint, load_checkpoint
+from .config import GenreConfig
+from .features import LogMel
+from .windows import WindowPlan, plan_windows, read_windows
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    """CUDA if present, then Apple MPS, else CPU; or exactly what was asked."""
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("CUDA was requested but no CUDA GPU is available; use --device cpu or auto.")
+    return torch.device(device)
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"CUDA ({torch.cuda.get_device_name(device)})"
+    return device.type.upper()
+
+
+@dataclass
+class Prediction:
+    """Per-window genre probabilities for one song, and where the windows were."""
+
+    labels: tuple[str, ...]
+    window_probs: np.ndarray  # (n_windows, n_classes)
+    starts_s: np.ndarray
+    ends_s: np.ndarray
+    duration_s: float
+    sample_rate: int
+    strategy: str
+    padded: bool
+    source_name: str = ""
+    features: np.ndarray | None = field(default=None, repr=False)  # (n_windows, n_mels, frames)
+
+    def aggregate(self, method: str = "mean") -> np.ndarray:
+        return aggregate(self.window_probs, method)
+
+    def top_k(self, k: int = 5, method: str = "mean") -> list[tuple[str, float]]:
+        return top_k(self.aggregate(method), self.labels, k)
+
+    def genre(self, method: str = "mean") -> str:
+        return self.top_k(1, method)[0][0]
+
+    def to_dict(self, method: str = "mean", k: int = 5, file: str | None = None) -> dict[str, Any]:
+        """The JSON schema the CLI and the app's downloads share."""
+        probs = self.aggregate(method)
+        return {
+            "file": file if file is not None else self.source_name,
+            "genre": self.genre(method),
+            "top_k": [{"genre": g, "probability": round(p, 6)} for g, p in self.top_k(k, method)],
+            "probabilities": {g: round(float(p), 6) for g, p in zip(self.labels, probs, strict=True)},
+            "windows": [
+                {
+                    "start_s": round(float(s), 3),
+                    "end_s": round(float(e), 3),
+                    "probabilities": {g: round(float(p), 6) for g, p in zip(self.labels, row, strict=True)},
+                }
+                for s, e, row in zip(self.starts_s, self.ends_s, self.window_probs, strict=True)
+            ],
+            "duration_s": round(self.duration_s, 3),
+            "aggregate": method,
+            "strategy": self.strategy,
+            "padded": self.padded,
+            "error": None,
+        }
+
+
+class GenreClassifier:
+    """A loaded model. Thread-safe: `predict` keeps no state between calls."""
+
+    def __init__(self, checkpoint: Checkpoint, device: str = "auto") -> None:
+        self.checkpoint = checkpoint
+        self.config: GenreConfig = checkpoint.config
+        self.device = pick_device(device)
+        self.model = checkpoint.model.to(self.device).eval()
+        self.logmel = LogMel(self.config.features)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, device: str = "auto") -> GenreClassifier:
+        return cls(load_checkpoint(path), device)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.config.labels
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return self.checkpoint.metrics
+
+    def plan(self, duration_s: float, strategy: str = "spread") -> WindowPlan:
+        return plan_windows(duration_s, self.config.features, strategy)
+
+    def extract(self, source: AudioSource, strategy: str = "spread") -> tuple[WindowPlan, float, torch.Tensor]:
+        """Decode only the planned windows of `source`; return their log-mels."""
+        cfg = self.config.features
+        with open_audio(source, cfg.sample_rate) as reader:
+            duration = reader.duration_s
+            plan = self.plan(duration, strategy)
+            windows = read_windows(reader, plan, cfg)
+        return plan, duration, self.logmel(windows)
+
+    def predict(
+        self,
+        source: AudioSource,
+        strategy: str = "spread",
+        keep_features: bool = False,
+        name: str | None = None,
+    ) -> Prediction:
+        """Classify each window of `source`; nothing is decoded beyond them."""
+        plan, duration, features = self.extract(source, strategy)
+        ends = np.minimum(plan.ends_s, duration) if plan.padded else plan.ends_s
+        return Prediction(
+            labels=self.labels,
+            window_probs=self.predict_features(features),
+            starts_s=plan.starts_s.copy(),
+            ends_s=ends,
+            duration_s=duration,
+            sample_rate=self.config.features.sample_rate,
+            strategy=strategy,
+            padded=plan.padded,
+            source_name=name or describe(source),
+            features=features.numpy() if keep_features else None,
+        )
+
+    def predict_features(self, features: torch.Tensor) -> np.ndarray:
+        """`(n, n_mels, frames)` log-mel → `(n, n_classes)` probabilities."""
+        with torch.inference_mode():
+            logits = self.model(features.to(self.device))
+            return torch.softmax(logits.float(), dim=-1).cpu().numpy()

@@ -1,0 +1,216 @@
+"""`python -m genre_core predict|train|evaluate|bench` — a thin shell over the library.
+
+Exit codes: 0 all files classified, 1 some failed (the rest are still
+reported), 2 usage errors. Errors are one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .aggregate import METHODS
+from .audio import AUDIO_EXTENSIONS
+from .errors import GenreCoreError
+from .windows import STRATEGIES
+
+REFERENCE_ARCH = {
+    "conv_channels": (32, 64, 128),
+    "freq_pools": (2, 2, 2),
+    "time_pools": (2, 2, 2),
+    "gru_hidden": 128,
+    "gru_layers": 1,
+    "pooling": "last",
+}
+
+
+class UsageError(Exception):
+    """Bad command-line input: exit code 2."""
+
+
+def expand_paths(paths: Iterable[str]) -> list[Path]:
+    """Files as given; folders become their audio files, sorted, recursively."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+        elif path.exists():
+            found.append(path)
+        else:
+            raise UsageError(f"'{raw}' does not exist")
+    if not found:
+        raise UsageError("no audio files found in the given paths")
+    return found
+
+
+def predict_command(args: argparse.Namespace) -> int:
+    from .classifier import GenreClassifier
+
+    files = expand_paths(args.paths)
+    classifier = GenreClassifier.load(args.model, device=args.device)
+    results: list[dict[str, Any]] = []
+    show_progress = len(files) > 1 and not args.quiet
+    for number, path in enumerate(files, 1):
+        if show_progress:
+            print(f"[{number}/{len(files)}] {path}", file=sys.stderr, flush=True)
+        try:
+            prediction = classifier.predict(path, strategy=args.windows)
+            results.append(prediction.to_dict(args.aggregate, args.top_k, file=str(path)))
+        except GenreCoreError as exc:
+            results.append(error_record(str(path), str(exc)))
+    write_results(results, args.format, args.top_k, sys.stdout)
+    return 1 if any(r["error"] for r in results) else 0
+
+
+def error_record(file: str, message: str) -> dict[str, Any]:
+    return {
+        "file": file,
+        "genre": None,
+        "top_k": [],
+        "probabilities": {},
+        "windows": [],
+        "duration_s": None,
+        "error": message,
+    }
+
+
+def write_results(results: Sequence[dict[str, Any]], fmt: str, k: int, out: Any) -> None:
+    if fmt == "json":
+        json.dump(list(results), out, indent=2)
+        out.write("\n")
+    elif fmt == "csv":
+        out.write(results_csv(results))
+    else:
+        for r in results:
+            if r["error"]:
+                out.write(f"{r['file']}: ERROR {r['error']}\n")
+                continue
+            ranked = "  ".join(f"{t['genre']} {t['probability']:.1%}" for t in r["top_k"])
+            out.write(f"{r['file']}: {r['genre']}  ({ranked})\n")
+
+
+def results_csv(results: Sequence[dict[str, Any]]) -> str:
+    """One row per file: the top genre, every genre's probability, the error."""
+    import io
+
+    labels = next((list(r["probabilities"]) for r in results if r["probabilities"]), [])
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["file", "genre", "probability", "duration_s", *labels, "error"])
+    for r in results:
+        probs = r["probabilities"]
+        top = probs.get(r["genre"], "") if r["genre"] else ""
+        writer.writerow(
+            [
+                r["file"],
+                r["genre"] or "",
+                top,
+                r["duration_s"] if r["duration_s"] is not None else "",
+                *[probs.get(g, "") for g in labels],
+                r["error"] or "",
+            ]
+        )
+    return buffer.getvalue()
+
+
+def train_command(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from .config import GenreConfig, ModelConfig
+    from .training.train import TrainSettings, train
+
+    model_cfg = ModelConfig(**REFERENCE_ARCH) if args.arch == "reference" else ModelConfig()
+    settings = TrainSettings(
+        epochs=args.epochs, max_minutes=args.max_minutes, seed=args.seed, crops_per_genre=args.crops_per_genre
+    )
+    if args.no_augment:
+        settings = replace(settings, spec_augment=False, mixup_alpha=0.0, speed_factors=())
+    summary = train(args.manifest, args.out, GenreConfig(model=model_cfg), settings, device=args.device)
+    print(json.dumps({k: v for k, v in summary.items() if k != "history"}, indent=2))
+    return 0
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    from .training.evaluate import evaluate_command as run
+
+    return run(args)
+
+
+def bench_command(args: argparse.Namespace) -> int:
+    from .bench import run_bench
+
+    return run_bench(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m genre_core", description="Music genre classification.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("predict", help="classify audio files or folders")
+    p.add_argument("paths", nargs="+", help="audio files, or folders of them")
+    p.add_argument("--aggregate", choices=METHODS, default="mean")
+    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--windows", choices=STRATEGIES, default="spread")
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument("--model", default=None, help="checkpoint (default: models/genre_crnn.pt)")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=predict_command)
+
+    t = sub.add_parser("train", help="train a checkpoint from a manifest")
+    t.add_argument("--manifest", required=True)
+    t.add_argument("--out", required=True)
+    t.add_argument("--arch", choices=("crnn", "reference"), default="crnn")
+    t.add_argument("--epochs", type=int, default=60)
+    t.add_argument("--crops-per-genre", type=int, default=400)
+    t.add_argument("--max-minutes", type=float, default=45.0)
+    t.add_argument("--seed", type=int, default=1234)
+    t.add_argument("--no-augment", action="store_true")
+    t.add_argument("--device", default="auto")
+    t.set_defaults(func=train_command)
+
+    e = sub.add_parser("evaluate", help="track-level metrics of a checkpoint on a split")
+    e.add_argument("--manifest", required=True)
+    e.add_argument("--model", default=None)
+    e.add_argument("--split", choices=("valid", "test"), default="valid")
+    e.add_argument(
+        "--baselines",
+        nargs="*",
+        default=[],
+        help="reference checkpoint(s) to compare; 'mfcc' for the logistic baseline",
+    )
+    e.add_argument("--save", action="store_true", help="write metrics into the checkpoint and models/metrics.json")
+    e.add_argument("--out", default=None, help="JSON report path")
+    e.set_defaults(func=evaluate_command)
+
+    b = sub.add_parser("bench", help="speed and memory against the reference pipeline")
+    b.add_argument("--out", default="bench.json")
+    b.add_argument("--runs", type=int, default=5)
+    b.set_defaults(func=bench_command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "top_k", 1) < 1:
+        parser.error("--top-k must be at least 1")
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except GenreCoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

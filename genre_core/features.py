@@ -1,0 +1,79 @@
+"""Batched log-mel spectrograms in torch, numerically matching librosa.
+
+One STFT call serves every window of a song. The output is librosa's
+`power_to_db(melspectrogram(...), ref=np.max, top_db=80)` per window:
+each window's loudest bin is 0 dB, so the model ignores playback gain.
+"""
+
+from __future__ import annotations
+
+import librosa
+import numpy as np
+import torch
+
+from .config import FeatureConfig
+
+AMIN = 1e-10
+
+
+class LogMel:
+    """Holds the Hann window and mel filter bank so each call only computes."""
+
+    def __init__(self, cfg: FeatureConfig) -> None:
+        self.cfg = cfg
+        self._window = torch.hann_window(cfg.n_fft, periodic=True)
+        filters = librosa.filters.mel(
+            sr=cfg.sample_rate, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax
+        )
+        self._filters = torch.from_numpy(filters.astype(np.float32))
+
+    def power(self, audio: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Mel power of `(..., samples)` audio → `(..., n_mels, frames)`."""
+        y = torch.as_tensor(audio, dtype=torch.float32)
+        lead = y.shape[:-1]
+        y = y.reshape(-1, y.shape[-1])
+        # librosa (>=0.10) pads centred frames with zeros, not reflection.
+        spec = torch.stft(
+            y,
+            n_fft=self.cfg.n_fft,
+            hop_length=self.cfg.hop_length,
+            window=self._window,
+            center=True,
+            pad_mode="constant",
+            return_complex=True,
+        )
+        power = spec.real.square() + spec.imag.square()
+        mel = torch.matmul(self._filters, power)
+        return mel.reshape(*lead, *mel.shape[-2:])
+
+    def absolute_db(self, audio: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Mel power in dB relative to 1.0 (what the training cache stores)."""
+        return 10.0 * torch.log10(torch.clamp(self.power(audio), min=AMIN))
+
+    def __call__(self, windows: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Per-window log-mel in dB below its own peak, floored at -top_db."""
+        return relative_db(self.absolute_db(windows), self.cfg.top_db)
+
+
+def relative_db(absolute: torch.Tensor, top_db: float) -> torch.Tensor:
+    """Re-reference each `(..., n_mels, frames)` block to its own maximum.
+
+    Training crops from the cached whole-song spectrogram go through this
+    too, so a crop and an inference window get identical treatment.
+    """
+    peak = absolute.amax(dim=(-2, -1), keepdim=True)
+    return torch.clamp(absolute - peak, min=-top_db)
+
+
+def librosa_reference(window: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """The plain librosa computation the torch path is tested against."""
+    mel = librosa.feature.melspectrogram(
+        y=window,
+        sr=cfg.sample_rate,
+        n_fft=cfg.n_fft,
+        hop_length=cfg.hop_length,
+        n_mels=cfg.n_mels,
+        fmin=cfg.fmin,
+        fmax=cfg.fmax,
+    )
+    return librosa.power_to_db(mel, ref=np.max, amin=AMIN, top_db=cfg.top_db)

@@ -1,0 +1,190 @@
+"""Track-level evaluation through the exact path the app uses.
+
+Every recording is decoded by `GenreClassifier.extract` (ten windows,
+both strategies) and classified by each model on the same features, so
+the shipped model and the baselines are compared on identical inputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import librosa
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score, roc_auc_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from tqdm import tqdm
+
+from ..aggregate import METHODS, aggregate
+from ..checkpoint import DEFAULT_MODEL_PATH, load_checkpoint, save_checkpoint
+from ..classifier import GenreClassifier
+from ..config import GenreConfig
+from ..windows import STRATEGIES
+from .data import Recording, build_cache, read_manifest
+from .train import window_batch
+
+HEADLINE = ("spread", "mean")  # the app's default setting
+
+
+def mfcc_stats(features: torch.Tensor | np.ndarray, n_mfcc: int = 20) -> np.ndarray:
+    """MFCC mean and std per window `(n, 2*n_mfcc)`, from the log-mel windows."""
+    logmel = np.asarray(features, dtype=np.float32)
+    mfcc = librosa.feature.mfcc(S=logmel, n_mfcc=n_mfcc)
+    return np.concatenate([mfcc.mean(axis=-1), mfcc.std(axis=-1)], axis=-1)
+
+
+def fit_mfcc_baseline(recs: list[Recording], config: GenreConfig) -> Any:
+    """Baseline (a): logistic regression on MFCC statistics of training windows."""
+    specs = build_cache(recs, config.features)
+    xs, ys = [], []
+    for spec, rec in zip(specs, recs, strict=True):
+        x = mfcc_stats(window_batch(spec, rec.duration_s, config, "spread"))
+        xs.append(x)
+        ys += [config.labels.index(rec.genre)] * len(x)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, class_weight="balanced", C=0.5))
+    return model.fit(np.concatenate(xs), np.asarray(ys))
+
+
+def scores(y: np.ndarray, probs: np.ndarray, labels: tuple[str, ...]) -> dict[str, Any]:
+    pred = probs.argmax(1)
+    return {
+        "n": int(len(y)),
+        "accuracy": float(accuracy_score(y, pred)),
+        "macro_f1": float(f1_score(y, pred, average="macro", labels=range(len(labels)), zero_division=0)),
+    }
+
+
+def full_report(y: np.ndarray, probs: np.ndarray, labels: tuple[str, ...], families: np.ndarray) -> dict[str, Any]:
+    pred = probs.argmax(1)
+    present = [i for i in range(len(labels)) if (y == i).any()]
+    auc = {labels[i]: float(roc_auc_score(y == i, probs[:, i])) for i in present if 0 < (y == i).sum() < len(y)}
+    report = scores(y, probs, labels)
+    report.update(
+        {
+            "per_genre": classification_report(
+                y, pred, labels=range(len(labels)), target_names=labels, output_dict=True, zero_division=0
+            ),
+            "confusion_matrix": confusion_matrix(y, pred, labels=range(len(labels))).tolist(),
+            "roc_auc": auc,
+            "by_source": {
+                fam: scores(y[families == fam], probs[families == fam], labels)
+                for fam in ("gtzan", "other")
+                if (families == fam).any()
+            },
+        }
+    )
+    return report
+
+
+def evaluate(
+    manifest: str | Path, split: str, model_path: str | Path | None, baselines: list[str], quiet: bool = False
+) -> dict[str, Any]:
+    classifier = GenreClassifier.load(model_path, device="cpu")
+    config, labels = classifier.config, classifier.labels
+    recs = [r for r in read_manifest(manifest, labels) if r.split == split]
+    others: dict[str, Any] = {}
+    for name in baselines:
+        if name == "mfcc":
+            train_recs = [r for r in read_manifest(manifest, labels) if r.split == "train"]
+            others["mfcc_logreg"] = fit_mfcc_baseline(train_recs, config)
+        else:
+            others[Path(name).stem] = GenreClassifier(load_checkpoint(name), device="cpu")
+    y = np.asarray([labels.index(r.genre) for r in recs])
+    families = np.asarray([r.family for r in recs])
+    window_probs: dict[str, dict[str, list[np.ndarray]]] = {}
+    started = time.time()
+    for rec in tqdm(recs, desc=f"evaluate {split}", disable=quiet, file=sys.stderr):
+        for strategy in STRATEGIES:
+            _, _, features = classifier.extract(rec.path, strategy)
+            runs = {"shipped": classifier.predict_features(features)}
+            for name, other in others.items():
+                runs[name] = (
+                    other.predict_proba(mfcc_stats(features))
+                    if name == "mfcc_logreg"
+                    else other.predict_features(features)
+                )
+            for name, probs in runs.items():
+                window_probs.setdefault(name, {}).setdefault(strategy, []).append(probs)
+    seconds = time.time() - started
+
+    results: dict[str, Any] = {"split": split, "recordings": len(recs), "seconds": round(seconds, 1), "models": {}}
+    for name, by_strategy in window_probs.items():
+        table = {}
+        for strategy, per_track in by_strategy.items():
+            for method in METHODS:
+                probs = np.stack([aggregate(p, method) for p in per_track])
+                key = f"{strategy}/{method}"
+                table[key] = (
+                    full_report(y, probs, labels, families)
+                    if name == "shipped" and (strategy, method) == HEADLINE
+                    else scores(y, probs, labels)
+                )
+        results["models"][name] = table
+    results["headline"] = {
+        "strategy": HEADLINE[0],
+        "aggregate": HEADLINE[1],
+        **results["models"]["shipped"][f"{HEADLINE[0]}/{HEADLINE[1]}"],
+    }
+    return results
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    from ..cli import UsageError
+
+    manifest = Path(args.manifest)
+    if not manifest.is_file():
+        raise UsageError(f"no manifest at '{manifest}': the full-dataset evaluation needs ../shared/data")
+    results = evaluate(manifest, args.split, args.model, args.baselines)
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=2))
+    if args.save:
+        save_metrics(Path(args.model) if args.model else DEFAULT_MODEL_PATH, results)
+    print_summary(results)
+    return 0
+
+
+def print_summary(results: dict[str, Any]) -> None:
+    print(f"split={results['split']} recordings={results['recordings']} ({results['seconds']} s)")
+    for name, table in results["models"].items():
+        for key, row in table.items():
+            print(f"  {name:14s} {key:16s} acc={row['accuracy']:.3f} macro_f1={row['macro_f1']:.3f}")
+
+
+def save_metrics(model_path: Path, results: dict[str, Any]) -> None:
+    """Store the split's report in the checkpoint and in models/metrics.json."""
+    ckpt = load_checkpoint(model_path)
+    metrics = dict(ckpt.metrics)
+    metrics[results["split"]] = results
+    save_checkpoint(model_path, ckpt.model, ckpt.config, metrics, ckpt.training)
+    (model_path.parent / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    if "per_genre" in results["headline"]:
+        plot_confusion(results["headline"], ckpt.config.labels, model_path.parent / f"confusion_{results['split']}.png")
+
+
+def plot_confusion(report: dict[str, Any], labels: tuple[str, ...], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    matrix = np.asarray(report["confusion_matrix"])
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    for (i, j), v in np.ndenumerate(matrix):
+        ax.text(j, i, str(v), ha="center", va="center", color="white" if v > matrix.max() / 2 else "black", fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"acc {report['accuracy']:.1%}, macro-F1 {report['macro_f1']:.3f}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
