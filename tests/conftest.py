@@ -1,0 +1,92 @@
+"""Shared fixtures: real GTZAN clips, synthesised sounds in every format, models."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from genre_core.checkpoint import DEFAULT_MODEL_PATH, build_model, save_checkpoint
+from genre_core.classifier import GenreClassifier
+from genre_core.config import GENRES, GenreConfig, ModelConfig
+
+DATA = Path(__file__).parent / "data"
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+CLIPS = {genre: DATA / f"{genre}.ogg" for genre in GENRES}
+FORMATS = ("wav", "flac", "ogg", "opus", "mp3", "m4a")
+
+
+def tone(seconds: float, sr: int = 44100, freq: float = 440.0, channels: int = 1, amp: float = 0.5) -> np.ndarray:
+    """A sine with a little noise, `(samples,)` or `(samples, channels)`."""
+    t = np.arange(int(seconds * sr)) / sr
+    rng = np.random.default_rng(0)
+    y = amp * np.sin(2 * np.pi * freq * t) + 0.01 * rng.standard_normal(t.size)
+    y = y.astype(np.float32)
+    return y if channels == 1 else np.stack([y] * channels, axis=1)
+
+
+def encode(y: np.ndarray, sr: int, fmt: str) -> bytes:
+    """Encode samples as `fmt` bytes, as a user's file would arrive."""
+    buffer = io.BytesIO()
+    if fmt == "m4a":
+        _encode_aac(y, sr, buffer)
+    else:
+        kinds = {
+            "wav": ("WAV", "PCM_16"),
+            "flac": ("FLAC", "PCM_16"),
+            "ogg": ("OGG", "VORBIS"),
+            "opus": ("OGG", "OPUS"),
+            "mp3": ("MP3", "MPEG_LAYER_III"),
+        }
+        container, subtype = kinds[fmt]
+        rate = 48000 if fmt == "opus" and sr not in (8000, 12000, 16000, 24000, 48000) else sr
+        if rate != sr:
+            from genre_core.audio import resample
+
+            y = resample(y if y.ndim == 1 else y.mean(axis=1), sr, rate)
+        sf.write(buffer, y, rate, format=container, subtype=subtype)
+    return buffer.getvalue()
+
+
+def _encode_aac(y: np.ndarray, sr: int, buffer: io.BytesIO) -> None:
+    import av
+
+    mono = y if y.ndim == 1 else y.mean(axis=1)
+    with av.open(buffer, "w", format="mp4") as container:
+        stream = container.add_stream("aac", rate=sr)
+        stream.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(mono[None, :].astype(np.float32), format="flt", layout="mono")
+        frame.sample_rate = sr
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+
+
+@pytest.fixture
+def write_audio(tmp_path: Path) -> Callable[..., Path]:
+    def _write(name: str, y: np.ndarray, sr: int = 44100) -> Path:
+        path = tmp_path / name
+        path.write_bytes(encode(y, sr, path.suffix.lstrip(".")))
+        return path
+
+    return _write
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small random model: for testing mechanics, never for quality."""
+    config = GenreConfig(model=ModelConfig(conv_channels=(4, 8), freq_pools=(4, 4), time_pools=(2, 2), gru_hidden=8))
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
+    return save_checkpoint(path, build_model(config).eval(), config, metrics={"note": "random"})
+
+
+@pytest.fixture(scope="session")
+def classifier() -> GenreClassifier:
+    """The shipped, trained model."""
+    assert DEFAULT_MODEL_PATH.is_file(), f"the shipped model is missing: {DEFAULT_MODEL_PATH}"
+    return GenreClassifier.load(device="cpu")

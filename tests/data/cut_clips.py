@@ -1,0 +1,25 @@
+"""Re-cut the committed test clips from ../shared/data (run from the repo root).
+
+One GTZAN test-split recording per genre (full-length 'original' first, else
+another GTZAN tier of at least 6 s); 6 s from its middle, as OGG Vorbis.
+"""
+
+import csv
+from pathlib import Path
+
+import soundfile as sf
+
+SHARED = Path("../shared/data")
+rows = [r for r in csv.DictReader((SHARED / "manifest.csv").open()) if r["source"] == "gtzan" and r["split"] == "test"]
+picked: dict[str, dict] = {}
+for r in rows:
+    if r["quality"] == "original":
+        picked.setdefault(r["genre"], r)
+for r in rows:
+    if float(r["duration_s"]) >= 6:
+        picked.setdefault(r["genre"], r)
+for genre, r in sorted(picked.items()):
+    y, sr = sf.read(SHARED / r["path"], dtype="float32")
+    mid = len(y) // 2
+    sf.write(f"tests/data/{genre}.ogg", y[mid - 3 * sr : mid + 3 * sr], sr, format="OGG", subtype="VORBIS")
+    print(genre, r["track_id"], r["quality"])

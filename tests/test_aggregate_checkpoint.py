@@ -1,0 +1,90 @@
+"""Aggregation maths by hand, and checkpoints: round trip, refusal, safety."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from genre_core.aggregate import aggregate, top_k
+from genre_core.checkpoint import build_model, load_checkpoint, save_checkpoint
+from genre_core.config import GenreConfig, ModelConfig
+from genre_core.errors import CheckpointError
+
+PROBS = np.array([[0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.5, 0.1, 0.4]])
+
+
+def test_mean_is_the_column_average():
+    np.testing.assert_allclose(aggregate(PROBS, "mean"), [1.3 / 3, 1.1 / 3, 0.6 / 3])
+
+
+def test_median_is_renormalised():
+    # column medians 0.5, 0.3, 0.1 sum to 0.9
+    np.testing.assert_allclose(aggregate(PROBS, "median"), [0.5 / 0.9, 0.3 / 0.9, 0.1 / 0.9])
+
+
+def test_max_is_renormalised():
+    # column maxima 0.6, 0.7, 0.4 sum to 1.7
+    np.testing.assert_allclose(aggregate(PROBS, "max"), [0.6 / 1.7, 0.7 / 1.7, 0.4 / 1.7])
+
+
+def test_methods_can_disagree_on_the_winner():
+    assert aggregate(PROBS, "mean").argmax() == 0
+    assert aggregate(PROBS, "max").argmax() == 1
+
+
+def test_top_k_orders_and_truncates():
+    assert top_k(np.array([0.1, 0.6, 0.3]), ["a", "b", "c"], 2) == [("b", 0.6), ("c", 0.3)]
+    with pytest.raises(ValueError):
+        top_k(np.array([1.0]), ["a"], 0)
+
+
+def test_unknown_method_is_rejected():
+    with pytest.raises(ValueError, match="mode"):
+        aggregate(PROBS, "mode")
+
+
+def test_checkpoint_round_trip_keeps_weights_config_and_metrics(tiny_checkpoint, tmp_path):
+    ckpt = load_checkpoint(tiny_checkpoint)
+    x = torch.randn(2, 128, 130)
+    again = save_checkpoint(tmp_path / "again.pt", ckpt.model, ckpt.config, {"acc": 0.5}, {"epochs": 1})
+    reloaded = load_checkpoint(again)
+    assert reloaded.config == ckpt.config
+    assert reloaded.metrics == {"acc": 0.5} and reloaded.training == {"epochs": 1}
+    with torch.inference_mode():
+        torch.testing.assert_close(reloaded.model(x), ckpt.model(x))
+
+
+def test_config_the_code_cannot_honour_is_refused(tmp_path):
+    config = GenreConfig(model=ModelConfig(conv_channels=(4,), freq_pools=(4,), time_pools=(2,), gru_hidden=4))
+    path = save_checkpoint(tmp_path / "c.pt", build_model(config), config)
+    payload = torch.load(path, weights_only=True)
+    payload["config"]["model"]["attention_heads"] = 4
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match="attention_heads"):
+        load_checkpoint(path)
+
+
+def test_missing_and_damaged_files_are_checkpoint_errors(tmp_path):
+    with pytest.raises(CheckpointError, match="No model file"):
+        load_checkpoint(tmp_path / "absent.pt")
+    damaged = tmp_path / "damaged.pt"
+    damaged.write_bytes(b"\x00not a checkpoint")
+    with pytest.raises(CheckpointError):
+        load_checkpoint(damaged)
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (print, ("code ran while loading",))
+
+
+def test_pickled_code_is_never_executed(tmp_path, capsys):
+    path = tmp_path / "evil.pt"
+    with path.open("wb") as handle:
+        pickle.dump({"state_dict": _Exploit(), "config": {}}, handle)
+    with pytest.raises(CheckpointError):
+        load_checkpoint(path)
+    assert "code ran" not in capsys.readouterr().out

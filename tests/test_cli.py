@@ -1,0 +1,102 @@
+"""The CLI's JSON contract, formats, folders and exit codes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import CLIPS
+
+from genre_core.cli import main
+from genre_core.config import GENRES
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_json_has_one_object_per_file_with_the_documented_keys(capsys):
+    code, out, _ = run_cli(
+        capsys,
+        "predict",
+        str(CLIPS["blues"]),
+        str(CLIPS["metal"]),
+        "--format",
+        "json",
+        "--top-k",
+        "3",
+        "--aggregate",
+        "median",
+    )
+    assert code == 0
+    results = json.loads(out)
+    assert [Path(r["file"]).name for r in results] == ["blues.ogg", "metal.ogg"]
+    for r in results:
+        assert {"file", "genre", "top_k", "probabilities", "windows", "duration_s", "error"} <= set(r)
+        assert r["error"] is None and len(r["top_k"]) == 3
+        assert r["genre"] == r["top_k"][0]["genre"]
+        assert set(r["probabilities"]) == set(GENRES)
+        assert sum(r["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+        assert len(r["windows"]) == 10
+        assert {"start_s", "end_s", "probabilities"} == set(r["windows"][0])
+
+
+def test_a_folder_means_every_audio_file_in_it(capsys, tmp_path):
+    for genre in ("jazz", "pop"):
+        shutil.copy(CLIPS[genre], tmp_path / f"{genre}.ogg")
+    (tmp_path / "notes.txt").write_text("not audio")
+    code, out, err = run_cli(capsys, "predict", str(tmp_path), "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and [Path(r["file"]).name for r in rows] == ["jazz.ogg", "pop.ogg"]
+    assert set(GENRES) <= set(rows[0]) and "[2/2]" in err  # progress on stderr
+
+
+def test_one_bad_file_gives_exit_1_and_the_others_still_report(capsys, tmp_path):
+    bad = tmp_path / "broken.mp3"
+    bad.write_text("definitely not audio")
+    code, out, _ = run_cli(capsys, "predict", str(CLIPS["rock"]), str(bad), "--format", "json")
+    results = json.loads(out)
+    assert code == 1
+    assert results[0]["error"] is None and results[0]["genre"] in GENRES
+    assert results[1]["genre"] is None and "Could not read 'broken.mp3'" in results[1]["error"]
+
+
+def test_table_format_names_the_genre(capsys):
+    code, out, _ = run_cli(capsys, "predict", str(CLIPS["classical"]), "--top-k", "2")
+    assert code == 0 and out.startswith(str(CLIPS["classical"]) + ": ")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["predict", "/no/such/file.mp3"],
+        ["predict", "x.wav", "--top-k", "0"],
+        ["predict", "x.wav", "--aggregate", "mode"],
+        ["fly"],
+    ],
+)
+def test_usage_errors_exit_2(args, capsys):
+    with pytest.raises(SystemExit) as raised:
+        code = main(args)
+        raise SystemExit(code)
+    assert raised.value.code == 2
+
+
+def test_module_entry_point_prints_no_traceback(tmp_path):
+    bad = tmp_path / "empty.wav"
+    bad.write_bytes(b"")
+    done = subprocess.run(
+        [sys.executable, "-m", "genre_core", "predict", str(bad)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1
+    assert "empty (0 bytes)" in done.stdout and "Traceback" not in done.stderr + done.stdout

@@ -1,0 +1,85 @@
+"""Window plans for short and long songs, and log-mel parity with librosa."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import CLIPS
+
+from genre_core.audio import load_audio
+from genre_core.config import FeatureConfig
+from genre_core.errors import AudioTooShortError
+from genre_core.features import LogMel, librosa_reference
+from genre_core.windows import plan_windows
+
+CFG = FeatureConfig()
+
+
+def test_window_geometry_is_the_design_card():
+    assert CFG.window_samples == 66150
+    assert CFG.window_frames == 130
+
+
+def test_first30_tiles_the_first_thirty_seconds():
+    plan = plan_windows(240.0, CFG, "first30")
+    np.testing.assert_allclose(plan.starts_s, np.arange(10) * 3.0)
+    assert not plan.padded
+
+
+def test_spread_covers_a_long_song_but_skips_its_edges():
+    plan = plan_windows(240.0, CFG, "spread")
+    assert len(plan.starts_s) == 10
+    assert plan.starts_s[0] == pytest.approx(10.0)  # 5 % of 240 s, capped at 10 s
+    assert plan.ends_s[-1] == pytest.approx(230.0)
+    assert np.all(np.diff(plan.starts_s) > 3.0)  # no overlap in a long song
+
+
+def test_short_song_gets_overlapping_windows_inside_it():
+    plan = plan_windows(12.0, CFG, "spread")
+    assert plan.starts_s[0] == 0 and plan.ends_s[-1] == pytest.approx(12.0)
+    assert np.all(np.diff(plan.starts_s) < 3.0)
+
+
+def test_clip_shorter_than_a_window_is_padded_and_says_so():
+    plan = plan_windows(2.2, CFG, "spread")
+    assert plan.padded and np.all(plan.starts_s == 0)
+
+
+def test_too_short_is_an_error():
+    with pytest.raises(AudioTooShortError, match="0.30 s"):
+        plan_windows(0.3, CFG)
+
+
+def test_unknown_strategy_is_rejected():
+    with pytest.raises(ValueError, match="strategy"):
+        plan_windows(100.0, CFG, "middle")
+
+
+def test_torch_logmel_matches_librosa_on_real_audio():
+    y = load_audio(CLIPS["disco"])[: CFG.window_samples]
+    ours = LogMel(CFG)(y[None, :]).numpy()[0]
+    reference = librosa_reference(y, CFG)
+    assert ours.shape == reference.shape == (128, 130)
+    assert np.abs(ours - reference).max() < 1e-3  # dB
+
+
+def test_batched_logmel_equals_one_at_a_time():
+    y = load_audio(CLIPS["metal"])
+    batch = np.stack([y[:66150], y[22050 : 22050 + 66150]])
+    logmel = LogMel(CFG)
+    together = logmel(batch)
+    apart = torch.stack([logmel(batch[0]), logmel(batch[1])])
+    torch.testing.assert_close(together, apart, atol=1e-4, rtol=0)
+
+
+def test_features_ignore_playback_gain():
+    y = load_audio(CLIPS["rock"])[: CFG.window_samples]
+    logmel = LogMel(CFG)
+    torch.testing.assert_close(logmel(y), logmel(0.05 * y), atol=1e-3, rtol=0)
+
+
+def test_features_are_floored_at_top_db_below_the_peak():
+    y = load_audio(CLIPS["classical"])[: CFG.window_samples]
+    db = LogMel(CFG)(y)
+    assert float(db.max()) == 0.0 and float(db.min()) >= -CFG.top_db
