@@ -169,10 +169,14 @@ class PyAVReader:
 
 
 @contextmanager
-def open_audio(source: AudioSource, sample_rate: int = 22050) -> Iterator[AudioReader]:
-    """Open a recording for span reads; raise AudioDecodeError if nothing can read it."""
+def open_audio(source: AudioSource, sample_rate: int = 22050, name: str | None = None) -> Iterator[AudioReader]:
+    """Open a recording for span reads; raise AudioDecodeError if nothing can read it.
+
+    `name` is what messages call the recording (an upload's file name), when
+    `source` is bytes that carry none.
+    """
     stream = _as_stream(source)
-    name = describe(source)
+    name = name or describe(source)
     if isinstance(stream, str) and not os.path.isfile(stream):
         raise AudioDecodeError(f"'{name}' does not exist or is not a file.")
     if _is_empty(stream):

@@ -109,10 +109,12 @@ class GenreClassifier:
     def plan(self, duration_s: float, strategy: str = "spread") -> WindowPlan:
         return plan_windows(duration_s, self.config.features, strategy)
 
-    def extract(self, source: AudioSource, strategy: str = "spread") -> tuple[WindowPlan, float, torch.Tensor]:
+    def extract(
+        self, source: AudioSource, strategy: str = "spread", name: str | None = None
+    ) -> tuple[WindowPlan, float, torch.Tensor]:
         """Decode only the planned windows of `source`; return their log-mels."""
         cfg = self.config.features
-        with open_audio(source, cfg.sample_rate) as reader:
+        with open_audio(source, cfg.sample_rate, name) as reader:
             duration = reader.duration_s
             plan = self.plan(duration, strategy)
             windows = read_windows(reader, plan, cfg)
@@ -126,7 +128,7 @@ class GenreClassifier:
         name: str | None = None,
     ) -> Prediction:
         """Classify each window of `source`; nothing is decoded beyond them."""
-        plan, duration, features = self.extract(source, strategy)
+        plan, duration, features = self.extract(source, strategy, name)
         ends = np.minimum(plan.ends_s, duration) if plan.padded else plan.ends_s
         return Prediction(
             labels=self.labels,

@@ -7,7 +7,6 @@ reported), 2 usage errors. Errors are one line on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from collections.abc import Iterable, Sequence
@@ -17,6 +16,7 @@ from typing import Any
 from .aggregate import METHODS
 from .audio import AUDIO_EXTENSIONS
 from .errors import GenreCoreError
+from .export import error_record, results_csv, results_json
 from .windows import STRATEGIES
 
 REFERENCE_ARCH = {
@@ -68,22 +68,9 @@ def predict_command(args: argparse.Namespace) -> int:
     return 1 if any(r["error"] for r in results) else 0
 
 
-def error_record(file: str, message: str) -> dict[str, Any]:
-    return {
-        "file": file,
-        "genre": None,
-        "top_k": [],
-        "probabilities": {},
-        "windows": [],
-        "duration_s": None,
-        "error": message,
-    }
-
-
 def write_results(results: Sequence[dict[str, Any]], fmt: str, k: int, out: Any) -> None:
     if fmt == "json":
-        json.dump(list(results), out, indent=2)
-        out.write("\n")
+        out.write(results_json(results))
     elif fmt == "csv":
         out.write(results_csv(results))
     else:
@@ -93,30 +80,6 @@ def write_results(results: Sequence[dict[str, Any]], fmt: str, k: int, out: Any)
                 continue
             ranked = "  ".join(f"{t['genre']} {t['probability']:.1%}" for t in r["top_k"])
             out.write(f"{r['file']}: {r['genre']}  ({ranked})\n")
-
-
-def results_csv(results: Sequence[dict[str, Any]]) -> str:
-    """One row per file: the top genre, every genre's probability, the error."""
-    import io
-
-    labels = next((list(r["probabilities"]) for r in results if r["probabilities"]), [])
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["file", "genre", "probability", "duration_s", *labels, "error"])
-    for r in results:
-        probs = r["probabilities"]
-        top = probs.get(r["genre"], "") if r["genre"] else ""
-        writer.writerow(
-            [
-                r["file"],
-                r["genre"] or "",
-                top,
-                r["duration_s"] if r["duration_s"] is not None else "",
-                *[probs.get(g, "") for g in labels],
-                r["error"] or "",
-            ]
-        )
-    return buffer.getvalue()
 
 
 def train_command(args: argparse.Namespace) -> int:

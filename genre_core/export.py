@@ -1,0 +1,42 @@
+"""Result records as JSON-ready dicts and CSV: one schema for the CLI and the app."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+
+def error_record(file: str, message: str) -> dict[str, Any]:
+    """What a file that could not be classified looks like in the results."""
+    return {
+        "file": file,
+        "genre": None,
+        "top_k": [],
+        "probabilities": {},
+        "windows": [],
+        "duration_s": None,
+        "error": message,
+    }
+
+
+def results_json(results: Sequence[dict[str, Any]]) -> str:
+    return json.dumps(list(results), indent=2) + "\n"
+
+
+def results_csv(results: Sequence[dict[str, Any]]) -> str:
+    """One row per file: the top genre, every genre's probability, the error."""
+    labels = next((list(r["probabilities"]) for r in results if r["probabilities"]), [])
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["file", "genre", "probability", "duration_s", *labels, "error"])
+    for r in results:
+        probs = r["probabilities"]
+        top = probs.get(r["genre"], "") if r["genre"] else ""
+        duration = r["duration_s"] if r["duration_s"] is not None else ""
+        writer.writerow(
+            [r["file"], r["genre"] or "", top, duration, *[probs.get(g, "") for g in labels], r["error"] or ""]
+        )
+    return buffer.getvalue()

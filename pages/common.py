@@ -1,0 +1,192 @@
+"""What every page shares: the sidebar settings, the cached model, figures.
+
+The UI stays thin: everything computed here comes from genre_core; this
+module only caches it per process (model) or per upload (prediction) and
+turns it into plotly figures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from genre_core import GenreClassifier, Prediction
+from genre_core.preview import Envelope, frame_times, mel_band_hz, waveform_envelope
+
+AGGREGATION_HELP = {
+    "mean": "Mean: the average belief over all windows. Steady; the default.",
+    "median": "Median: each genre's middle window. Ignores a few odd windows.",
+    "max": "Max: each genre's strongest window. Shows a style that appears only briefly.",
+}
+STRATEGY_LABELS = {"spread": "Spread over the whole song", "first30": "First 30 seconds"}
+AMBIGUOUS_MARGIN = 0.10
+UPLOAD_TYPES = ["wav", "mp3", "ogg", "opus", "flac", "m4a"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    aggregate: str
+    top_k: int
+    strategy: str
+    show_windows: bool
+    show_waveform: bool
+    show_mel: bool
+
+
+def sidebar() -> Settings:
+    """Draw the shared sidebar; its values persist across pages in session state."""
+    with st.sidebar:
+        st.header("Settings")
+        method = st.radio(
+            "Aggregation",
+            list(AGGREGATION_HELP),
+            format_func=str.capitalize,
+            key="aggregate",
+            help="\n\n".join(AGGREGATION_HELP.values()),
+        )
+        st.caption(AGGREGATION_HELP[method])
+        k = st.slider("Top-K genres", 1, 10, 5, key="top_k")
+        strategy = st.radio("Windows", list(STRATEGY_LABELS), format_func=STRATEGY_LABELS.get, key="strategy")
+        st.divider()
+        show_windows = st.toggle("Per-window results", True, key="show_windows")
+        show_waveform = st.toggle("Waveform", True, key="show_waveform")
+        show_mel = st.toggle("Mel spectrogram", True, key="show_mel")
+    return Settings(method, k, strategy, show_windows, show_waveform, show_mel)
+
+
+def settings() -> Settings:
+    """The sidebar values, as the entry script stored them on this run."""
+    return st.session_state["settings"]
+
+
+@st.cache_resource(show_spinner="Loading the model…")
+def classifier() -> GenreClassifier:
+    """One model per process, shared by every session (predict is stateless)."""
+    return GenreClassifier.load()
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def analyse(content_hash: str, strategy: str, _data: bytes, name: str) -> Prediction:
+    """Run the model once per (file content, window strategy); re-aggregating is free."""
+    return classifier().predict(_data, strategy=strategy, keep_features=True, name=name)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def envelope(content_hash: str, _data: bytes) -> Envelope:
+    return waveform_envelope(_data, classifier().config.features)
+
+
+def top_k_figure(ranked: list[tuple[str, float]]) -> go.Figure:
+    genres = [g for g, _ in ranked][::-1]
+    probs = [p for _, p in ranked][::-1]
+    fig = go.Figure(go.Bar(x=probs, y=genres, orientation="h", text=[f"{p:.1%}" for p in probs], textposition="auto"))
+    fig.update_layout(
+        xaxis=dict(title="probability", range=[0, 1], tickformat=".0%"),
+        height=80 + 36 * len(ranked),
+        margin=dict(l=10, r=10, t=10, b=40),
+    )
+    return fig
+
+
+def window_table(pred: Prediction) -> pd.DataFrame:
+    best = pred.window_probs.argmax(axis=1)
+    return pd.DataFrame(
+        {
+            "window": np.arange(1, len(best) + 1),
+            "start–end": [f"{s:.1f}–{e:.1f} s" for s, e in zip(pred.starts_s, pred.ends_s, strict=True)],
+            "top genre": [pred.labels[i] for i in best],
+            "probability": [float(pred.window_probs[j, i]) for j, i in enumerate(best)],
+        }
+    )
+
+
+def window_heatmap(pred: Prediction) -> go.Figure:
+    fig = go.Figure(
+        go.Heatmap(
+            z=pred.window_probs.T,
+            x=[f"{s:.0f}s" for s in pred.starts_s],
+            y=list(pred.labels),
+            colorscale="Viridis",
+            zmin=0,
+            zmax=1,
+            hovertemplate="window at %{x}<br>%{y}: %{z:.1%}<extra></extra>",
+        )
+    )
+    fig.update_layout(xaxis_title="window start", height=360, margin=dict(l=10, r=10, t=10, b=40))
+    return fig
+
+
+def waveform_figure(env: Envelope, pred: Prediction) -> go.Figure:
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=env.times_s, y=env.high, mode="lines", line=dict(width=0.6), name="max"))
+    fig.add_trace(go.Scatter(x=env.times_s, y=env.low, mode="lines", line=dict(width=0.6), fill="tonexty", name="min"))
+    for start, end in zip(pred.starts_s, pred.ends_s, strict=True):
+        fig.add_vrect(x0=start, x1=end, fillcolor="#ff4b6e", opacity=0.18, line_width=0)
+    fig.update_layout(
+        showlegend=False,
+        xaxis_title="time (s)",
+        yaxis_title="amplitude",
+        height=240,
+        margin=dict(l=10, r=10, t=10, b=40),
+    )
+    return fig
+
+
+def mel_figure(features: np.ndarray, cfg: Any, start_s: float = 0.0) -> go.Figure:
+    """One window's log-mel: x in seconds of the song, y as mel-band frequencies."""
+    hz = mel_band_hz(cfg)
+    fig = go.Figure(
+        go.Heatmap(
+            z=features,
+            x=frame_times(cfg, start_s),
+            y=np.arange(cfg.n_mels),
+            colorscale="Magma",
+            colorbar=dict(title="dB"),
+            customdata=np.repeat(hz[:, None], features.shape[1], axis=1),
+            hovertemplate="%{x:.2f} s, %{customdata:.0f} Hz: %{z:.1f} dB<extra></extra>",
+        )
+    )
+    ticks = np.linspace(0, cfg.n_mels - 1, 6).astype(int)
+    fig.update_layout(
+        xaxis_title="time (s)",
+        yaxis=dict(title="mel band (Hz)", tickvals=ticks, ticktext=[f"{hz[i]:.0f}" for i in ticks]),
+        height=320,
+        margin=dict(l=10, r=10, t=10, b=40),
+    )
+    return fig
+
+
+def confusion_figure(matrix: list[list[int]], labels: list[str]) -> go.Figure:
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix,
+            x=labels,
+            y=labels,
+            colorscale="Blues",
+            text=matrix,
+            texttemplate="%{text}",
+            hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        xaxis_title="predicted",
+        yaxis=dict(title="true", autorange="reversed"),
+        height=460,
+        margin=dict(l=10, r=10, t=10, b=40),
+    )
+    return fig
+
+
+def headline_metrics(clf: GenreClassifier) -> dict[str, Any] | None:
+    """The shipped model's test-split headline, if its checkpoint records one."""
+    return clf.metrics.get("test", {}).get("headline")

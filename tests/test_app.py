@@ -1,0 +1,146 @@
+"""The Streamlit app through AppTest: upload, re-aggregate without re-running, errors, pages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from conftest import CLIPS
+from streamlit.testing.v1 import AppTest
+
+from genre_core.classifier import GenreClassifier
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture
+def app(monkeypatch) -> AppTest:
+    """The app as a server runs it after its first page view.
+
+    A running server calls st.navigation once and Streamlit then switches
+    off the legacy `pages/` directory mode for the process. AppTest resets
+    that switch before every run, so with a `pages/` folder beside app.py
+    each rerun after a widget event would execute the page without app.py
+    (no sidebar). Keeping the switch off reproduces the real server.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original_init = PagesManager.__init__
+
+    def init_like_a_server(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init_like_a_server)
+    st.cache_data.clear()
+    return AppTest.from_file(APP, default_timeout=120).run()
+
+
+@pytest.fixture
+def predict_calls(monkeypatch) -> list[str]:
+    """Record every model run the app makes."""
+    calls: list[str] = []
+    original = GenreClassifier.predict
+
+    def counting(self, source, *args, **kwargs):
+        if isinstance(source, bytes):  # the app passes uploads as bytes; tests pass paths
+            calls.append(kwargs.get("strategy", "spread"))
+        return original(self, source, *args, **kwargs)
+
+    monkeypatch.setattr(GenreClassifier, "predict", counting)
+    return calls
+
+
+def upload(app: AppTest, name: str, data: bytes) -> AppTest:
+    return app.file_uploader(key="upload").upload(name, data, "application/octet-stream").run()
+
+
+def top_k_bars(app: AppTest) -> tuple[list[str], list[float]]:
+    chart = next(c for c in app.get("plotly_chart") if c.proto.id and "topk" in c.proto.id)
+    data = json.loads(chart.proto.spec)["data"][0]
+    return data["y"], data["x"]
+
+
+def headline(app: AppTest) -> str:
+    return next(s.value for s in app.subheader if s.value.startswith("Predicted genre"))
+
+
+def test_header_cards_show_the_shipped_model_facts(app):
+    assert not app.exception
+    cards = {m.label: m.value for m in app.metric}
+    assert cards["Device"] == "CPU" and cards["Input"] == "128×130" and cards["Windows"] == "10"
+    accuracy = GenreClassifier.load(device="cpu").metrics["test"]["headline"]["accuracy"]
+    assert cards["Test accuracy"] == f"{accuracy:.1%}"
+
+
+def test_upload_shows_genre_top_k_windows_waveform_and_mel(app, predict_calls, classifier):
+    upload(app, "jazz.ogg", CLIPS["jazz"].read_bytes())
+    assert not app.exception and not app.error
+    expected = classifier.predict(CLIPS["jazz"]).top_k(5)
+    assert headline(app) == f"Predicted genre: **{expected[0][0]}** ({expected[0][1]:.1%})"
+    genres, probs = top_k_bars(app)
+    assert genres[::-1] == [g for g, _ in expected]  # drawn bottom-up
+    assert probs[::-1] == pytest.approx([p for _, p in expected], abs=1e-9)
+    assert len(app.dataframe[0].value) == 10  # one row per window
+    ids = {c.proto.id for c in app.get("plotly_chart")}
+    assert any("window_heatmap" in i for i in ids) and any("waveform" in i for i in ids)
+    assert any("-mel-" in i or i.endswith("mel") for i in ids)
+    assert {b.proto.label for b in app.get("download_button")} == {"Download CSV", "Download JSON"}
+    assert predict_calls == ["spread"]
+
+
+def test_changing_aggregation_and_top_k_reaggregates_without_rerunning_the_model(app, predict_calls, classifier):
+    upload(app, "metal.ogg", CLIPS["metal"].read_bytes())
+    app.slider(key="top_k").set_value(3).run()
+    app.radio(key="aggregate").set_value("max").run()
+    expected = classifier.predict(CLIPS["metal"]).top_k(3, "max")
+    genres, probs = top_k_bars(app)
+    assert genres[::-1] == [g for g, _ in expected]
+    assert probs[::-1] == pytest.approx([p for _, p in expected], abs=1e-9)
+    assert headline(app).endswith(f"({expected[0][1]:.1%})")
+    assert predict_calls == ["spread"], "re-aggregating must not run the model again"
+    app.radio(key="strategy").set_value("first30").run()
+    assert predict_calls == ["spread", "first30"]  # a new window plan does need the model
+
+
+@pytest.mark.parametrize(
+    "name, data, message",
+    [
+        ("empty.wav", b"", "empty (0 bytes)"),
+        ("notes.mp3", b"Just some text pretending to be an MP3.\n" * 30, "Could not read 'notes.mp3'"),
+    ],
+)
+def test_bad_files_show_the_library_message_and_no_traceback(app, name, data, message):
+    upload(app, name, data)
+    assert not app.exception
+    assert len(app.error) == 1 and message in app.error[0].value
+
+
+def test_silence_is_refused_with_a_clear_message(app, tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    path = tmp_path / "silence.wav"
+    sf.write(path, np.zeros(22050 * 4, np.float32), 22050)
+    upload(app, "silence.wav", path.read_bytes())
+    assert not app.exception and "silent" in app.error[0].value
+
+
+@pytest.mark.parametrize(
+    "page, title",
+    [("pages/how_it_works.py", "How it works"), ("pages/model.py", "The shipped model"), ("pages/about.py", "About")],
+)
+def test_every_page_renders(app, page, title):
+    app.switch_page(page).run()
+    assert not app.exception and not app.error
+    assert app.title[0].value == title
+
+
+def test_model_page_reads_the_checkpoint_metrics(app, classifier):
+    app.switch_page("pages/model.py").run()
+    head = classifier.metrics["test"]["headline"]
+    cards = {m.label: m.value for m in app.metric}
+    assert cards["Test macro-F1"] == f"{head['macro_f1']:.3f}"
+    assert any("confusion" in c.proto.id for c in app.get("plotly_chart"))
