@@ -7,15 +7,15 @@ import streamlit as st
 
 from pages.common import sidebar
 
-st.set_page_config(page_title="Genre classifier", page_icon="🎵", layout="wide")
+st.set_page_config(page_title="Genre classifier", page_icon=":material/graphic_eq:", layout="wide")
 
 st.session_state["settings"] = sidebar()
 navigation = st.navigation(
     [
-        st.Page("pages/dashboard.py", title="Dashboard", icon="🎧", default=True),
-        st.Page("pages/how_it_works.py", title="How it works", icon="🔬"),
-        st.Page("pages/model.py", title="Model", icon="📊"),
-        st.Page("pages/about.py", title="About", icon="ℹ️"),
+        st.Page("pages/dashboard.py", title="Dashboard", icon=":material/headphones:", default=True),
+        st.Page("pages/how_it_works.py", title="How it works", icon=":material/schema:"),
+        st.Page("pages/model.py", title="Model", icon=":material/leaderboard:"),
+        st.Page("pages/about.py", title="About", icon=":material/info:"),
     ]
 )
 navigation.run()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -60,10 +60,18 @@ def _rewind(stream: str | BinaryIO) -> None:
 
 
 def _to_mono(block: np.ndarray) -> np.ndarray:
+    """Average the channels; make NaN/Inf silent and scale over-full-scale floats back to ±1.
+
+    Float files may hold any value; 1e16 would overflow the spectrogram's power.
+    Features are measured below each window's own peak, so the rescale changes nothing else.
+    """
     mono = block.mean(axis=1) if block.ndim == 2 else block
     mono = np.asarray(mono, dtype=np.float32)
     if not np.isfinite(mono).all():
-        mono = np.nan_to_num(mono, nan=0.0, posinf=1.0, neginf=-1.0)
+        mono = np.nan_to_num(mono, nan=0.0, posinf=0.0, neginf=0.0)
+    peak = float(np.abs(mono).max()) if mono.size else 0.0
+    if peak > 1.0:
+        mono = mono / peak
     return mono
 
 
@@ -75,27 +83,44 @@ def resample(y: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
 
 
 class SoundFileReader:
-    """libsndfile reader: exact sample seeks, so spans cost only themselves."""
+    """libsndfile reader: exact sample seeks, so spans cost only themselves.
 
-    def __init__(self, handle: sf.SoundFile, sample_rate: int) -> None:
+    If libsndfile gives up mid-file (a damaged FLAC block, a broken MP3 frame),
+    reading switches to FFmpeg, which skips the damage as a media player would.
+    """
+
+    def __init__(
+        self, handle: sf.SoundFile, sample_rate: int, fallback: Callable[[], PyAVReader | None] | None = None
+    ) -> None:
         self._file = handle
+        self._fallback = fallback
+        self._fallback_reader: PyAVReader | None = None
         self.sample_rate = sample_rate
         self.native_rate = handle.samplerate
         self.channels = handle.channels
         self.duration_s = handle.frames / handle.samplerate if handle.samplerate else 0.0
 
     def read(self, start_s: float, seconds: float) -> np.ndarray:
+        if self._fallback_reader is not None:
+            return self._fallback_reader.read(start_s, seconds)
         start = max(0, int(round(start_s * self.native_rate)))
         count = int(round(seconds * self.native_rate))
         try:
             self._file.seek(min(start, self._file.frames))
             block = self._file.read(count, dtype="float32", always_2d=True)
         except (sf.LibsndfileError, RuntimeError) as exc:
-            raise AudioDecodeError(f"The audio data is damaged near {start_s:.1f} s ({exc}).") from exc
+            self._fallback_reader = self._fallback() if self._fallback else None
+            if self._fallback_reader is None:
+                raise AudioDecodeError(
+                    f"The audio data is damaged between {start_s:.1f} s and {start_s + seconds:.1f} s ({exc})."
+                ) from exc
+            return self._fallback_reader.read(start_s, seconds)
         return resample(_to_mono(block), self.native_rate, self.sample_rate)
 
     def close(self) -> None:
         self._file.close()
+        if self._fallback_reader is not None:
+            self._fallback_reader.close()
 
 
 class PyAVReader:
@@ -182,13 +207,16 @@ def open_audio(source: AudioSource, sample_rate: int = 22050, name: str | None =
     if _is_empty(stream):
         raise AudioDecodeError(f"'{name}' is empty (0 bytes).")
     reader: SoundFileReader | PyAVReader | None = None
-    problems: list[str] = []
-    try:
-        reader = SoundFileReader(sf.SoundFile(stream), sample_rate)
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        problems.append(str(exc))
+
+    def fallback() -> PyAVReader | None:
         _rewind(stream)
-        reader = _open_with_pyav(stream, sample_rate, problems)
+        return _open_with_pyav(stream, sample_rate)
+
+    try:
+        reader = SoundFileReader(sf.SoundFile(stream), sample_rate, fallback)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
+        _rewind(stream)
+        reader = _open_with_pyav(stream, sample_rate)
     if reader is None:
         raise AudioDecodeError(
             f"Could not read '{name}' as audio. Supported: WAV, FLAC, OGG/Vorbis, Opus, MP3, "
@@ -210,21 +238,19 @@ def _is_empty(stream: str | BinaryIO) -> bool:
     return empty
 
 
-def _open_with_pyav(stream: str | BinaryIO, sample_rate: int, problems: list[str]) -> PyAVReader | None:
+def _open_with_pyav(stream: str | BinaryIO, sample_rate: int) -> PyAVReader | None:
     import av
 
     try:
         container = av.open(stream, mode="r")
-    except (av.error.FFmpegError, ValueError, OSError) as exc:
-        problems.append(str(exc))
+    except (av.error.FFmpegError, ValueError, OSError):
         return None
     if not container.streams.audio:
         container.close()
         return None
     try:
         return PyAVReader(container, sample_rate)
-    except (av.error.FFmpegError, AudioDecodeError, ValueError, ZeroDivisionError) as exc:
-        problems.append(str(exc))
+    except (av.error.FFmpegError, AudioDecodeError, ValueError, ZeroDivisionError):
         container.close()
         return None
 

@@ -13,8 +13,12 @@ from .aggregate import aggregate, top_k
 from .audio import AudioSource, describe, open_audio
 from .checkpoint import Checkpoint, load_checkpoint
 from .config import GenreConfig
+from .errors import AudioTooLongError
 from .features import LogMel
 from .windows import WindowPlan, plan_windows, read_windows
+
+#: Longer files are refused before decoding: a 12-h stream is not a song.
+DEFAULT_MAX_DURATION_S = 4 * 3600.0
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -87,16 +91,21 @@ class Prediction:
 class GenreClassifier:
     """A loaded model. Thread-safe: `predict` keeps no state between calls."""
 
-    def __init__(self, checkpoint: Checkpoint, device: str = "auto") -> None:
+    def __init__(
+        self, checkpoint: Checkpoint, device: str = "auto", max_duration_s: float = DEFAULT_MAX_DURATION_S
+    ) -> None:
         self.checkpoint = checkpoint
+        self.max_duration_s = max_duration_s
         self.config: GenreConfig = checkpoint.config
         self.device = pick_device(device)
         self.model = checkpoint.model.to(self.device).eval()
         self.logmel = LogMel(self.config.features)
 
     @classmethod
-    def load(cls, path: str | Path | None = None, device: str = "auto") -> GenreClassifier:
-        return cls(load_checkpoint(path), device)
+    def load(
+        cls, path: str | Path | None = None, device: str = "auto", max_duration_s: float = DEFAULT_MAX_DURATION_S
+    ) -> GenreClassifier:
+        return cls(load_checkpoint(path), device, max_duration_s)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -116,6 +125,11 @@ class GenreClassifier:
         cfg = self.config.features
         with open_audio(source, cfg.sample_rate, name) as reader:
             duration = reader.duration_s
+            if duration > self.max_duration_s:
+                raise AudioTooLongError(
+                    f"'{name or describe(source)}' is {duration / 3600:.1f} h long; this classifier accepts "
+                    f"recordings up to {self.max_duration_s / 3600:g} h."
+                )
             plan = self.plan(duration, strategy)
             windows = read_windows(reader, plan, cfg)
         return plan, duration, self.logmel(windows)

@@ -38,7 +38,6 @@ class FeatureConfig:
     top_db: float = 80.0
     min_seconds: float = 0.5
     silence_dbfs: float = -70.0
-    max_decode_seconds: float = 4 * 3600.0
 
     @property
     def window_samples(self) -> int:

@@ -71,6 +71,14 @@ def classifier() -> GenreClassifier:
     return GenreClassifier.load()
 
 
+_MARKDOWN_SPECIALS = "\\`*_{}[]()<>#+-.!|~$:"
+
+
+def escape_markdown(text: str) -> str:
+    """Show user-supplied text (file names) literally: no links, images or HTML."""
+    return "".join("\\" + ch if ch in _MARKDOWN_SPECIALS else ch for ch in text)
+
+
 def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -110,11 +118,16 @@ def window_table(pred: Prediction) -> pd.DataFrame:
     )
 
 
+def window_labels(pred: Prediction) -> list[str]:
+    """Unique labels: plotly merges equal category names into one column."""
+    return [f"{i + 1} · {s:.1f}s" for i, s in enumerate(pred.starts_s)]
+
+
 def window_heatmap(pred: Prediction) -> go.Figure:
     fig = go.Figure(
         go.Heatmap(
             z=pred.window_probs.T,
-            x=[f"{s:.0f}s" for s in pred.starts_s],
+            x=window_labels(pred),
             y=list(pred.labels),
             colorscale="Viridis",
             zmin=0,
@@ -122,7 +135,7 @@ def window_heatmap(pred: Prediction) -> go.Figure:
             hovertemplate="window at %{x}<br>%{y}: %{z:.1%}<extra></extra>",
         )
     )
-    fig.update_layout(xaxis_title="window start", height=360, margin=dict(l=10, r=10, t=10, b=40))
+    fig.update_layout(xaxis_title="window · start", height=360, margin=dict(l=10, r=10, t=10, b=40))
     return fig
 
 

@@ -15,7 +15,7 @@ settings = common.settings()
 clf = common.classifier()
 cfg = clf.config.features
 
-st.title("🎵 Music genre classifier")
+st.title(":material/graphic_eq: Music genre classifier")
 cards = st.columns(4)
 cards[0].metric("Device", device_name(clf.device))
 cards[1].metric("Input", f"{cfg.n_mels}×{cfg.window_frames}", help="mel bands × frames per 3-s window")
@@ -34,7 +34,7 @@ if upload is None:
 
 data = upload.getvalue()
 if len(data) > MAX_UPLOAD_MB * 1024 * 1024:
-    st.error(f"'{upload.name}' is {len(data) / 2**20:.0f} MB; the limit is {MAX_UPLOAD_MB} MB.")
+    st.error(common.escape_markdown(f"'{upload.name}' is {len(data) / 2**20:.0f} MB; the limit is {MAX_UPLOAD_MB} MB."))
     st.stop()
 
 st.audio(data)
@@ -43,10 +43,10 @@ try:
     with st.spinner("Decoding and classifying…"):
         pred: Prediction = common.analyse(key, settings.strategy, data, upload.name)
 except GenreCoreError as exc:
-    st.error(str(exc))
+    st.error(common.escape_markdown(str(exc)))
     st.stop()
 except Exception:  # the UI must never show a traceback; the library's typed errors are above
-    st.error(f"Something unexpected went wrong while reading '{upload.name}'. Try another file or format.")
+    st.error(common.escape_markdown(f"Something unexpected went wrong reading '{upload.name}'. Try another file."))
     st.stop()
 
 ranked = pred.top_k(settings.top_k, settings.aggregate)
@@ -92,7 +92,7 @@ if settings.show_waveform:
         note = " (first 20 minutes shown)" if env.truncated else ""
         st.caption(f"Shaded: the analysed windows{note}.")
     except GenreCoreError as exc:
-        st.warning(f"No waveform preview: {exc}")
+        st.warning(common.escape_markdown(f"No waveform preview: {exc}"))
 
 if settings.show_mel and pred.features is not None:
     st.subheader("Log-mel spectrogram (model input)")

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-from conftest import CLIPS
 from streamlit.testing.v1 import AppTest
 
+from conftest import CLIPS
+from corpus import CASES, OK
 from genre_core.classifier import GenreClassifier
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -61,6 +62,12 @@ def top_k_bars(app: AppTest) -> tuple[list[str], list[float]]:
     chart = next(c for c in app.get("plotly_chart") if c.proto.id and "topk" in c.proto.id)
     data = json.loads(chart.proto.spec)["data"][0]
     return data["y"], data["x"]
+
+
+def shown_error(app: AppTest) -> str:
+    """The error text as the user reads it (markdown escapes removed)."""
+    assert len(app.error) == 1, [e.value for e in app.error]
+    return app.error[0].value.replace("\\", "")
 
 
 def headline(app: AppTest) -> str:
@@ -115,7 +122,7 @@ def test_changing_aggregation_and_top_k_reaggregates_without_rerunning_the_model
 def test_bad_files_show_the_library_message_and_no_traceback(app, name, data, message):
     upload(app, name, data)
     assert not app.exception
-    assert len(app.error) == 1 and message in app.error[0].value
+    assert message in shown_error(app)
 
 
 def test_silence_is_refused_with_a_clear_message(app, tmp_path):
@@ -125,7 +132,25 @@ def test_silence_is_refused_with_a_clear_message(app, tmp_path):
     path = tmp_path / "silence.wav"
     sf.write(path, np.zeros(22050 * 4, np.float32), 22050)
     upload(app, "silence.wav", path.read_bytes())
-    assert not app.exception and "silent" in app.error[0].value
+    assert not app.exception and "silent" in shown_error(app)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_corpus_through_the_app_gives_a_result_or_the_library_message(app, case):
+    upload(app, case.filename, case.make())
+    assert not app.exception
+    if case.outcome == OK:
+        assert not app.error and headline(app).startswith("Predicted genre: **")
+    else:
+        assert case.phrase in shown_error(app)
+
+
+def test_file_names_are_shown_literally_never_as_markdown_or_html(app):
+    name = "![x](http://127.0.0.1:9/pixel.png) <b>bold</b>.mp3"
+    upload(app, name, b"not audio")
+    raw = app.error[0].value
+    assert "![x](" not in raw and "<b>" not in raw  # escaped, so nothing renders
+    assert name in shown_error(app)
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import CLIPS, FORMATS, encode, tone
 
+from conftest import CLIPS, FORMATS, encode, tone
 from genre_core.audio import load_audio, open_audio
 from genre_core.errors import AudioDecodeError
 

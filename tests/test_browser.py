@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
 from conftest import CLIPS
 
 ROOT = Path(__file__).resolve().parents[1]

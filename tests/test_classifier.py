@@ -7,8 +7,8 @@ import tracemalloc
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import CLIPS, tone
 
+from conftest import CLIPS, tone
 from genre_core import GenreClassifier
 from genre_core.config import GENRES
 from genre_core.errors import AudioTooShortError, SilentAudioError

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import CLIPS
 
+from conftest import CLIPS
 from genre_core.cli import main
 from genre_core.config import GENRES
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import SHARED
 
+from conftest import SHARED
 from genre_core.checkpoint import DEFAULT_MODEL_PATH, load_checkpoint
 from genre_core.training.evaluate import evaluate
 

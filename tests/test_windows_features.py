@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import CLIPS
 
+from conftest import CLIPS
 from genre_core.audio import load_audio
 from genre_core.config import FeatureConfig
 from genre_core.errors import AudioTooShortError

@@ -1,0 +1,236 @@
+"""`python -m genre_core bench`: the project pipeline against the reference one, in one run.
+
+Baseline, as the best-known open CRNN-BiGRU Streamlit genre app documents its
+pipeline: `librosa.load(path, sr=22050, mono=True)` of the whole file, keep the
+first 30 s (pad if shorter), ten 3-s slices, `librosa.feature.melspectrogram`
++ `power_to_db` per slice, then the model. Both sides run the same weights, so
+the ratio measures the pipeline. Figures are medians and minima of warm runs;
+memory is the peak RSS growth during one call, sampled every millisecond.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import librosa
+import numpy as np
+import soundfile as sf
+import torch
+
+from .classifier import GenreClassifier
+from .features import librosa_reference
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+class PeakRss:
+    """Samples resident memory in a thread; `growth` is peak minus start."""
+
+    def __enter__(self) -> PeakRss:
+        self.start = self.peak = rss_bytes()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.001):
+            self.peak = max(self.peak, rss_bytes())
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_bytes())
+
+    @property
+    def growth_mb(self) -> float:
+        return (self.peak - self.start) / 2**20
+
+
+def baseline_pipeline(clf: GenreClassifier, path: str) -> dict[str, float]:
+    cfg = clf.config.features
+    t0 = time.perf_counter()
+    y, _ = librosa.load(path, sr=cfg.sample_rate, mono=True)
+    first = y[: cfg.n_windows * cfg.window_samples]
+    first = np.pad(first, (0, max(0, cfg.n_windows * cfg.window_samples - first.size)))
+    t1 = time.perf_counter()
+    slices = first.reshape(cfg.n_windows, cfg.window_samples)
+    mels = np.stack([librosa_reference(s, cfg) for s in slices])
+    t2 = time.perf_counter()
+    clf.predict_features(torch.from_numpy(mels))
+    t3 = time.perf_counter()
+    return {"decode": t1 - t0, "features": t2 - t1, "model": t3 - t2, "total": t3 - t0}
+
+
+def project_pipeline(clf: GenreClassifier, path: str, strategy: str) -> dict[str, float]:
+    from .audio import open_audio
+    from .windows import read_windows
+
+    cfg = clf.config.features
+    t0 = time.perf_counter()
+    with open_audio(path, cfg.sample_rate) as reader:
+        windows = read_windows(reader, clf.plan(reader.duration_s, strategy), cfg)
+    t1 = time.perf_counter()
+    features = clf.logmel(windows)
+    t2 = time.perf_counter()
+    clf.predict_features(features)
+    t3 = time.perf_counter()
+    return {"decode": t1 - t0, "features": t2 - t1, "model": t3 - t2, "total": t3 - t0}
+
+
+def measure(fn: Callable[[], dict[str, float]], runs: int) -> dict[str, Any]:
+    fn()  # warm-up: first-call allocations and library imports are not steady state
+    samples = [fn() for _ in range(runs)]
+    with PeakRss() as rss:
+        fn()
+    stats = {
+        stage: {
+            "median_ms": 1000 * statistics.median(s[stage] for s in samples),
+            "min_ms": 1000 * min(s[stage] for s in samples),
+        }
+        for stage in samples[0]
+    }
+    return {"stages": stats, "peak_rss_growth_mb": round(rss.growth_mb, 1)}
+
+
+def make_inputs(folder: Path) -> dict[str, Path]:
+    """30-s WAV and MP3 from real music where ../shared exists, else synthesised."""
+    music = _real_music(30.0)
+    stereo44 = np.stack([librosa.resample(music, orig_sr=22050, target_sr=44100)] * 2, axis=1)
+    inputs = {
+        "30s_22k_mono.wav": folder / "a.wav",
+        "30s_44k_stereo.mp3": folder / "b.mp3",
+        "4min_44k_stereo.mp3": folder / "c.mp3",
+        "60min_22k_mono.wav": folder / "d.wav",
+    }
+    sf.write(inputs["30s_22k_mono.wav"], music, 22050)
+    sf.write(inputs["30s_44k_stereo.mp3"], stereo44, 44100, format="MP3")
+    with sf.SoundFile(inputs["4min_44k_stereo.mp3"], "w", 44100, 2, format="MP3") as handle:
+        for _ in range(8):
+            handle.write(stereo44)
+    with sf.SoundFile(inputs["60min_22k_mono.wav"], "w", 22050, 1, subtype="PCM_16") as handle:
+        for _ in range(120):
+            handle.write(music)
+    return inputs
+
+
+def _real_music(seconds: float) -> np.ndarray:
+    manifest = SHARED / "manifest.csv"
+    n = int(seconds * 22050)
+    if manifest.is_file():
+        import csv
+
+        for row in csv.DictReader(manifest.open()):
+            if row["quality"] == "original" and float(row["duration_s"]) >= seconds:
+                y, _ = sf.read(SHARED / row["path"], dtype="float32")
+                return y[:n]
+    t = np.arange(n) / 22050
+    return (0.3 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 2 * t))).astype(np.float32)
+
+
+def cold_start(path: Path, baseline: bool) -> float:
+    code = (
+        "import time; t=time.perf_counter();"
+        "from genre_core.classifier import GenreClassifier; from genre_core import bench;"
+        "c=GenreClassifier.load(device='cpu');"
+        + (f"bench.baseline_pipeline(c, {str(path)!r})" if baseline else f"c.predict({str(path)!r})")
+        + ";print(time.perf_counter()-t)"
+    )
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def cli_throughput(folder: Path, source: Path, count: int = 100) -> float:
+    songs = folder / "batch"
+    songs.mkdir()
+    for i in range(count):
+        (songs / f"song{i:03d}.wav").write_bytes(source.read_bytes())
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "genre_core", "predict", str(songs), "--format", "csv", "--quiet", "--device", "cpu"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    return count / (time.perf_counter() - started)
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    clf = GenreClassifier.load(device="cpu")
+    report: dict[str, Any] = {
+        "machine": {
+            "cpu_cores": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "processor": platform.processor() or platform.machine(),
+        },
+        "runs": args.runs,
+        "inputs": {},
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        inputs = make_inputs(folder)
+        for name, path in inputs.items():
+            row: dict[str, Any] = {
+                "project_first30": measure(lambda p=path: project_pipeline(clf, str(p), "first30"), args.runs),
+                "project_spread": measure(lambda p=path: project_pipeline(clf, str(p), "spread"), args.runs),
+            }
+            if not name.startswith("60min"):  # the baseline would decode an hour: skip, report project only
+                row["baseline"] = measure(lambda p=path: baseline_pipeline(clf, str(p)), args.runs)
+                row["speedup_total_median"] = round(
+                    row["baseline"]["stages"]["total"]["median_ms"]
+                    / row["project_first30"]["stages"]["total"]["median_ms"],
+                    2,
+                )
+            report["inputs"][name] = row
+            print_row(name, row)
+        report["cold_start_s"] = {
+            "project": round(cold_start(inputs["30s_22k_mono.wav"], False), 2),
+            "baseline": round(cold_start(inputs["30s_22k_mono.wav"], True), 2),
+        }
+        report["cli_songs_per_s"] = round(cli_throughput(folder, inputs["30s_22k_mono.wav"]), 1)
+    print(
+        f"cold start to first prediction: project {report['cold_start_s']['project']} s, "
+        f"baseline {report['cold_start_s']['baseline']} s"
+    )
+    print(f"CLI batch: {report['cli_songs_per_s']} songs/s (100 x 30-s WAV)")
+    print(f"machine: {report['machine']}")
+    Path(args.out).write_text(json.dumps(report, indent=2))
+    return 0
+
+
+def print_row(name: str, row: dict[str, Any]) -> None:
+    for side in ("baseline", "project_first30", "project_spread"):
+        if side not in row:
+            continue
+        s = row[side]["stages"]
+        print(
+            f"{name:22s} {side:16s} "
+            + "  ".join(
+                f"{k}={s[k]['median_ms']:7.1f}ms (min {s[k]['min_ms']:6.1f})"
+                for k in ("decode", "features", "model", "total")
+            )
+            + f"  peakRSS+{row[side]['peak_rss_growth_mb']} MB"
+        )
+    if "speedup_total_median" in row:
+        print(f"{name:22s} speed-up baseline/project (first30, median total): {row['speedup_total_median']}x")
