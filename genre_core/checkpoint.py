@@ -28,6 +28,7 @@ class Checkpoint:
     config: GenreConfig
     metrics: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
+    calibration: dict[str, Any] = field(default_factory=dict)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -44,6 +45,7 @@ def save_checkpoint(
     config: GenreConfig,
     metrics: dict[str, Any] | None = None,
     training: dict[str, Any] | None = None,
+    calibration: dict[str, Any] | None = None,
 ) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -53,6 +55,7 @@ def save_checkpoint(
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "metrics": metrics or {},
         "training": training or {},
+        "calibration": calibration or {},
     }
     torch.save(payload, path)
     return path
@@ -81,4 +84,6 @@ def load_checkpoint(path: str | Path | None = None) -> Checkpoint:
     except (ValueError, TypeError, RuntimeError) as exc:
         raise CheckpointError(f"This code cannot run the model in '{path.name}': {exc}") from exc
     model.eval()
-    return Checkpoint(model, config, payload.get("metrics", {}), payload.get("training", {}))
+    return Checkpoint(
+        model, config, payload.get("metrics", {}), payload.get("training", {}), payload.get("calibration", {})
+    )

@@ -15,8 +15,10 @@ from .checkpoint import Checkpoint, load_checkpoint
 from .config import GenreConfig
 from .errors import AudioTooLongError
 from .features import LogMel
-from .windows import WindowPlan, plan_windows, read_windows
+from .windows import DEFAULT_TIMELINE_HOP_S, WindowPlan, plan_windows, read_windows
 
+#: Windows per forward pass: bounds activation memory for long timelines.
+BATCH_WINDOWS = 64
 #: Longer files are refused before decoding: a 12-h stream is not a song.
 DEFAULT_MAX_DURATION_S = 4 * 3600.0
 
@@ -100,6 +102,8 @@ class GenreClassifier:
         self.device = pick_device(device)
         self.model = checkpoint.model.to(self.device).eval()
         self.logmel = LogMel(self.config.features)
+        # Temperature scaling fitted on the valid split (1.0 = uncalibrated).
+        self.temperature = float(checkpoint.calibration.get("temperature", 1.0))
 
     @classmethod
     def load(
@@ -115,11 +119,15 @@ class GenreClassifier:
     def metrics(self) -> dict[str, Any]:
         return self.checkpoint.metrics
 
-    def plan(self, duration_s: float, strategy: str = "spread") -> WindowPlan:
-        return plan_windows(duration_s, self.config.features, strategy)
+    def plan(self, duration_s: float, strategy: str = "spread", hop_s: float = DEFAULT_TIMELINE_HOP_S) -> WindowPlan:
+        return plan_windows(duration_s, self.config.features, strategy, hop_s)
 
     def extract(
-        self, source: AudioSource, strategy: str = "spread", name: str | None = None
+        self,
+        source: AudioSource,
+        strategy: str = "spread",
+        name: str | None = None,
+        hop_s: float = DEFAULT_TIMELINE_HOP_S,
     ) -> tuple[WindowPlan, float, torch.Tensor]:
         """Decode only the planned windows of `source`; return their log-mels."""
         cfg = self.config.features
@@ -130,7 +138,7 @@ class GenreClassifier:
                     f"'{name or describe(source)}' is {duration / 3600:.1f} h long; this classifier accepts "
                     f"recordings up to {self.max_duration_s / 3600:g} h."
                 )
-            plan = self.plan(duration, strategy)
+            plan = self.plan(duration, strategy, hop_s)
             windows = read_windows(reader, plan, cfg)
         return plan, duration, self.logmel(windows)
 
@@ -140,9 +148,10 @@ class GenreClassifier:
         strategy: str = "spread",
         keep_features: bool = False,
         name: str | None = None,
+        hop_s: float = DEFAULT_TIMELINE_HOP_S,
     ) -> Prediction:
         """Classify each window of `source`; nothing is decoded beyond them."""
-        plan, duration, features = self.extract(source, strategy, name)
+        plan, duration, features = self.extract(source, strategy, name, hop_s)
         ends = np.minimum(plan.ends_s, duration) if plan.padded else plan.ends_s
         return Prediction(
             labels=self.labels,
@@ -159,6 +168,13 @@ class GenreClassifier:
 
     def predict_features(self, features: torch.Tensor) -> np.ndarray:
         """`(n, n_mels, frames)` log-mel → `(n, n_classes)` probabilities."""
+        return torch.softmax(self.logits(features) / self.temperature, dim=-1).numpy()
+
+    def logits(self, features: torch.Tensor) -> torch.Tensor:
+        """Raw model outputs, in chunks so a long timeline keeps memory flat."""
+        chunks = []
         with torch.inference_mode():
-            logits = self.model(features.to(self.device))
-            return torch.softmax(logits.float(), dim=-1).cpu().numpy()
+            for start in range(0, features.shape[0], BATCH_WINDOWS):
+                batch = features[start : start + BATCH_WINDOWS].to(self.device)
+                chunks.append(self.model(batch).float().cpu())
+        return torch.cat(chunks) if chunks else torch.zeros(0, len(self.labels))

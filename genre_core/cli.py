@@ -17,7 +17,7 @@ from .aggregate import METHODS
 from .audio import AUDIO_EXTENSIONS
 from .errors import GenreCoreError
 from .export import error_record, results_csv, results_json
-from .windows import STRATEGIES
+from .windows import ALL_STRATEGIES, DEFAULT_TIMELINE_HOP_S
 
 REFERENCE_ARCH = {
     "conv_channels": (32, 64, 128),
@@ -60,7 +60,7 @@ def predict_command(args: argparse.Namespace) -> int:
         if show_progress:
             print(f"[{number}/{len(files)}] {path}", file=sys.stderr, flush=True)
         try:
-            prediction = classifier.predict(path, strategy=args.windows)
+            prediction = classifier.predict(path, strategy=args.windows, hop_s=args.hop)
             results.append(prediction.to_dict(args.aggregate, args.top_k, file=str(path)))
         except GenreCoreError as exc:
             results.append(error_record(str(path), str(exc)))
@@ -80,6 +80,52 @@ def write_results(results: Sequence[dict[str, Any]], fmt: str, k: int, out: Any)
                 continue
             ranked = "  ".join(f"{t['genre']} {t['probability']:.1%}" for t in r["top_k"])
             out.write(f"{r['file']}: {r['genre']}  ({ranked})\n")
+
+
+def explain_command(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .classifier import GenreClassifier
+    from .explain import occlusion_saliency
+    from .preview import frame_times, mel_band_hz
+
+    classifier = GenreClassifier.load(args.model, device=args.device)
+    pred = classifier.predict(args.path, keep_features=True)
+    if not 1 <= args.window <= len(pred.starts_s):
+        raise UsageError(f"--window must be between 1 and {len(pred.starts_s)}")
+    i = args.window - 1
+    genre = args.genre or pred.genre()
+    if genre not in classifier.labels:
+        raise UsageError(f"unknown genre '{genre}'")
+    saliency = occlusion_saliency(classifier, pred.features[i], genre)
+    cfg = classifier.config.features
+    times, hz = frame_times(cfg, float(pred.starts_s[i])), mel_band_hz(cfg)
+    f, t = np.unravel_index(np.argmax(saliency), saliency.shape)
+    if args.out:
+        np.save(args.out, saliency)
+    print(
+        json.dumps(
+            {
+                "file": args.path,
+                "window": args.window,
+                "genre": genre,
+                "probability": round(float(pred.window_probs[i, classifier.labels.index(genre)]), 4),
+                "most_salient": {"time_s": round(float(times[t]), 2), "frequency_hz": round(float(hz[f]))},
+                "saliency_file": args.out,
+            },
+            indent=2,
+        )
+    )
+    return 0
+
+
+def calibrate_command(args: argparse.Namespace) -> int:
+    from .checkpoint import DEFAULT_MODEL_PATH
+    from .training.calibrate import calibrate
+
+    report = calibrate(Path(args.model) if args.model else DEFAULT_MODEL_PATH, Path(args.manifest))
+    print(json.dumps(report, indent=2))
+    return 0
 
 
 def train_command(args: argparse.Namespace) -> int:
@@ -119,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", help="audio files, or folders of them")
     p.add_argument("--aggregate", choices=METHODS, default="mean")
     p.add_argument("--top-k", type=int, default=5)
-    p.add_argument("--windows", choices=STRATEGIES, default="spread")
+    p.add_argument("--windows", choices=ALL_STRATEGIES, default="spread", help="timeline: every --hop seconds")
+    p.add_argument("--hop", type=float, default=DEFAULT_TIMELINE_HOP_S, help="timeline hop in seconds")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.add_argument("--model", default=None, help="checkpoint (default: models/genre_crnn.pt)")
@@ -151,6 +198,20 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--save", action="store_true", help="write metrics into the checkpoint and models/metrics.json")
     e.add_argument("--out", default=None, help="JSON report path")
     e.set_defaults(func=evaluate_command)
+
+    x = sub.add_parser("explain", help="occlusion saliency: which part of a window drives the genre")
+    x.add_argument("path")
+    x.add_argument("--window", type=int, default=1, help="window number, 1-based")
+    x.add_argument("--genre", default=None, help="default: the predicted genre")
+    x.add_argument("--out", default=None, help="save the (n_mels, frames) map as .npy")
+    x.add_argument("--model", default=None)
+    x.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    x.set_defaults(func=explain_command)
+
+    c = sub.add_parser("calibrate", help="fit temperature scaling on the valid split")
+    c.add_argument("--manifest", required=True)
+    c.add_argument("--model", default=None)
+    c.set_defaults(func=calibrate_command)
 
     b = sub.add_parser("bench", help="speed and memory against the reference pipeline")
     b.add_argument("--out", default="bench.json")

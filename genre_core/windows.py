@@ -17,8 +17,13 @@ from .audio import AudioReader
 from .config import FeatureConfig
 from .errors import AudioTooShortError, SilentAudioError
 
-Strategy = Literal["spread", "first30"]
+Strategy = Literal["spread", "first30", "timeline"]
+#: The ten-window strategies the app's headline result uses.
 STRATEGIES: tuple[str, ...] = ("spread", "first30")
+#: `timeline` covers the whole song every `hop_s` seconds (genre over time).
+ALL_STRATEGIES: tuple[str, ...] = (*STRATEGIES, "timeline")
+DEFAULT_TIMELINE_HOP_S = 3.0
+MAX_TIMELINE_WINDOWS = 600
 
 #: Long songs lose this share of their length at each end (capped below).
 EDGE_FRACTION = 0.05
@@ -38,10 +43,19 @@ class WindowPlan:
         return self.starts_s + self.seconds
 
 
-def plan_windows(duration_s: float, cfg: FeatureConfig, strategy: str = "spread") -> WindowPlan:
-    """Choose `cfg.n_windows` start times for a song of `duration_s` seconds."""
-    if strategy not in STRATEGIES:
-        raise ValueError(f"Unknown window strategy '{strategy}'; choose one of {STRATEGIES}.")
+def plan_windows(
+    duration_s: float, cfg: FeatureConfig, strategy: str = "spread", hop_s: float = DEFAULT_TIMELINE_HOP_S
+) -> WindowPlan:
+    """Choose window start times for a song of `duration_s` seconds.
+
+    `spread` and `first30` give `cfg.n_windows` windows; `timeline` gives one
+    every `hop_s` seconds over the whole song (the hop grows if that would
+    exceed MAX_TIMELINE_WINDOWS, keeping very long files bounded).
+    """
+    if strategy not in ALL_STRATEGIES:
+        raise ValueError(f"Unknown window strategy '{strategy}'; choose one of {ALL_STRATEGIES}.")
+    if hop_s <= 0:
+        raise ValueError("The timeline hop must be positive.")
     if duration_s < cfg.min_seconds:
         raise AudioTooShortError(
             f"The recording is {duration_s:.2f} s long; at least {cfg.min_seconds:g} s of "
@@ -50,7 +64,14 @@ def plan_windows(duration_s: float, cfg: FeatureConfig, strategy: str = "spread"
     length = cfg.window_seconds
     count = cfg.n_windows
     if duration_s <= length:
-        return WindowPlan(np.zeros(count), length, padded=duration_s < length)
+        return WindowPlan(np.zeros(1 if strategy == "timeline" else count), length, padded=duration_s < length)
+    if strategy == "timeline":
+        last = duration_s - length
+        hop = max(hop_s, last / (MAX_TIMELINE_WINDOWS - 1))
+        starts = np.arange(0.0, last + 1e-9, hop)
+        if last - starts[-1] > 1e-3:  # the last window always reaches the song's end
+            starts = np.append(starts, last)
+        return WindowPlan(np.round(starts, 3), length, padded=False)
     if strategy == "first30":
         span_start, span_end = 0.0, min(duration_s, count * length)
     else:

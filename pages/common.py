@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from genre_core import GenreClassifier, Prediction
+from genre_core.explain import occlusion_saliency
 from genre_core.preview import Envelope, frame_times, mel_band_hz, waveform_envelope
 
 AGGREGATION_HELP = {
@@ -37,6 +38,8 @@ class Settings:
     show_windows: bool
     show_waveform: bool
     show_mel: bool
+    show_timeline: bool
+    timeline_hop: float
 
 
 def sidebar() -> Settings:
@@ -57,7 +60,9 @@ def sidebar() -> Settings:
         show_windows = st.toggle("Per-window results", True, key="show_windows")
         show_waveform = st.toggle("Waveform", True, key="show_waveform")
         show_mel = st.toggle("Mel spectrogram", True, key="show_mel")
-    return Settings(method, k, strategy, show_windows, show_waveform, show_mel)
+        show_timeline = st.toggle("Genre over time", False, key="show_timeline")
+        hop = st.slider("Timeline hop (s)", 1.0, 15.0, 3.0, 0.5, key="timeline_hop", disabled=not show_timeline)
+    return Settings(method, k, strategy, show_windows, show_waveform, show_mel, show_timeline, hop)
 
 
 def settings() -> Settings:
@@ -84,9 +89,21 @@ def digest(data: bytes) -> str:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def analyse(content_hash: str, strategy: str, _data: bytes, name: str) -> Prediction:
+def analyse(content_hash: str, strategy: str, _data: bytes, name: str, hop_s: float = 3.0) -> Prediction:
     """Run the model once per (file content, window strategy); re-aggregating is free."""
-    return classifier().predict(_data, strategy=strategy, keep_features=True, name=name)
+    keep = strategy != "timeline"  # a long timeline's spectrograms are not drawn; do not cache them
+    return classifier().predict(_data, strategy=strategy, keep_features=keep, name=name, hop_s=hop_s)
+
+
+@st.cache_data(max_entries=64, show_spinner="Measuring which regions matter…")
+def saliency(content_hash: str, strategy: str, window: int, genre: str, _features: np.ndarray) -> np.ndarray:
+    return occlusion_saliency(classifier(), _features, genre)
+
+
+def is_ambiguous(pred: Prediction, method: str) -> bool:
+    """Top two genres within AMBIGUOUS_MARGIN of each other."""
+    top = pred.top_k(2, method)
+    return len(top) > 1 and top[0][1] - top[1][1] < AMBIGUOUS_MARGIN
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -104,6 +121,11 @@ def top_k_figure(ranked: list[tuple[str, float]]) -> go.Figure:
         margin=dict(l=10, r=10, t=10, b=40),
     )
     return fig
+
+
+def probability_column() -> dict[str, Any]:
+    """Column config drawing a 'probability' column as a percentage bar."""
+    return {"probability": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)}
 
 
 def window_table(pred: Prediction) -> pd.DataFrame:
@@ -203,3 +225,72 @@ def confusion_figure(matrix: list[list[int]], labels: list[str]) -> go.Figure:
 def headline_metrics(clf: GenreClassifier) -> dict[str, Any] | None:
     """The shipped model's test-split headline, if its checkpoint records one."""
     return clf.metrics.get("test", {}).get("headline")
+
+
+def timeline_figure(pred: Prediction) -> go.Figure:
+    """Stacked probabilities of every genre at each window's centre."""
+    centres = (pred.starts_s + pred.ends_s) / 2
+    fig = go.Figure()
+    for i, genre in enumerate(pred.labels):
+        fig.add_trace(
+            go.Scatter(
+                x=centres,
+                y=pred.window_probs[:, i],
+                name=genre,
+                mode="lines",
+                stackgroup="genres",
+                line=dict(width=0.5),
+                hovertemplate=f"{genre}: %{{y:.1%}} at %{{x:.1f}} s<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        xaxis_title="time (s)",
+        yaxis=dict(title="probability", range=[0, 1], tickformat=".0%"),
+        height=320,
+        margin=dict(l=10, r=10, t=10, b=40),
+    )
+    return fig
+
+
+def saliency_figure(saliency_map: np.ndarray, cfg: Any, start_s: float) -> go.Figure:
+    hz = mel_band_hz(cfg)
+    limit = float(np.abs(saliency_map).max()) or 1.0
+    fig = go.Figure(
+        go.Heatmap(
+            z=saliency_map,
+            x=frame_times(cfg, start_s),
+            y=np.arange(cfg.n_mels),
+            colorscale="RdBu",
+            reversescale=True,
+            zmin=-limit,
+            zmax=limit,
+            colorbar=dict(title="ΔP"),
+            customdata=np.repeat(hz[:, None], saliency_map.shape[1], axis=1),
+            hovertemplate="%{x:.2f} s, %{customdata:.0f} Hz: %{z:+.3f}<extra></extra>",
+        )
+    )
+    ticks = np.linspace(0, cfg.n_mels - 1, 6).astype(int)
+    fig.update_layout(
+        xaxis_title="time (s)",
+        yaxis=dict(title="mel band (Hz)", tickvals=ticks, ticktext=[f"{hz[i]:.0f}" for i in ticks]),
+        height=320,
+        margin=dict(l=10, r=10, t=10, b=40),
+    )
+    return fig
+
+
+def batch_table(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per file, sortable in the UI: genre, probability, top-3, error."""
+    return pd.DataFrame(
+        [
+            {
+                "file": r["file"],
+                "genre": r["genre"] or "—",
+                "probability": r["probabilities"].get(r["genre"], None) if r["genre"] else None,
+                "top 3": ", ".join(f"{t['genre']} {t['probability']:.0%}" for t in r["top_k"][:3]),
+                "duration (s)": r["duration_s"],
+                "error": r["error"] or "",
+            }
+            for r in records
+        ]
+    )

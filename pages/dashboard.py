@@ -1,4 +1,4 @@
-"""Dashboard: upload a song, see its genre, the top-K, windows, waveform and mel."""
+"""Dashboard: upload songs (or record one), see genre, top-K, windows, waveform, mel, why."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import streamlit as st
 
 from genre_core import GenreCoreError, Prediction
 from genre_core.classifier import device_name
-from genre_core.export import results_csv, results_json
+from genre_core.export import error_record, results_csv, results_json
 from pages import common
 
 MAX_UPLOAD_MB = st.get_option("server.maxUploadSize")
@@ -15,94 +15,163 @@ settings = common.settings()
 clf = common.classifier()
 cfg = clf.config.features
 
-st.title(":material/graphic_eq: Music genre classifier")
-cards = st.columns(4)
-cards[0].metric("Device", device_name(clf.device))
-cards[1].metric("Input", f"{cfg.n_mels}×{cfg.window_frames}", help="mel bands × frames per 3-s window")
-cards[2].metric("Windows", cfg.n_windows, help=f"{cfg.window_seconds:g}-s windows per song")
-headline = common.headline_metrics(clf)
-cards[3].metric(
-    "Test accuracy",
-    f"{headline['accuracy']:.1%}" if headline else "n/a",
-    help="Track-level accuracy of the shipped model on the held-out test split (see the Model page).",
-)
 
-upload = st.file_uploader("Upload a song (WAV, MP3, OGG, Opus, FLAC or M4A)", type=common.UPLOAD_TYPES, key="upload")
-if upload is None:
-    st.info("Choose an audio file to classify. Only the analysed windows are decoded, so long songs are fine.")
-    st.stop()
-
-data = upload.getvalue()
-if len(data) > MAX_UPLOAD_MB * 1024 * 1024:
-    st.error(common.escape_markdown(f"'{upload.name}' is {len(data) / 2**20:.0f} MB; the limit is {MAX_UPLOAD_MB} MB."))
-    st.stop()
-
-st.audio(data)
-key = common.digest(data)
-try:
-    with st.spinner("Decoding and classifying…"):
-        pred: Prediction = common.analyse(key, settings.strategy, data, upload.name)
-except GenreCoreError as exc:
-    st.error(common.escape_markdown(str(exc)))
-    st.stop()
-except Exception:  # the UI must never show a traceback; the library's typed errors are above
-    st.error(common.escape_markdown(f"Something unexpected went wrong reading '{upload.name}'. Try another file."))
-    st.stop()
-
-ranked = pred.top_k(settings.top_k, settings.aggregate)
-genre, prob = ranked[0]
-st.subheader(f"Predicted genre: **{genre}** ({prob:.1%})")
-if pred.padded:
-    st.info(
-        f"The recording is only {pred.duration_s:.1f} s long; it was padded to one {cfg.window_seconds:g}-s window."
+def header_cards() -> None:
+    cards = st.columns(4)
+    cards[0].metric("Device", device_name(clf.device))
+    cards[1].metric("Input", f"{cfg.n_mels}×{cfg.window_frames}", help="mel bands × frames per 3-s window")
+    cards[2].metric("Windows", cfg.n_windows, help=f"{cfg.window_seconds:g}-s windows per song")
+    headline = common.headline_metrics(clf)
+    cards[3].metric(
+        "Test accuracy",
+        f"{headline['accuracy']:.1%}" if headline else "n/a",
+        help="Track-level accuracy of the shipped model on the held-out test split (see the Model page).",
     )
-full = pred.top_k(2, settings.aggregate)
-if len(full) > 1 and full[0][1] - full[1][1] < common.AMBIGUOUS_MARGIN:
-    st.warning(
-        f"Ambiguous: {full[0][0]} ({full[0][1]:.1%}) and {full[1][0]} ({full[1][1]:.1%}) are close. "
-        "The song may mix styles; the per-window results show where each one comes from."
-    )
-st.caption(
-    f"{settings.aggregate.capitalize()} of {len(pred.starts_s)} windows · "
-    f"{common.STRATEGY_LABELS[pred.strategy].lower()} · {pred.duration_s:.1f} s of audio"
-)
-st.plotly_chart(common.top_k_figure(ranked), width="stretch", key="topk_chart")
 
-record = pred.to_dict(settings.aggregate, settings.top_k, file=upload.name)
-downloads = st.columns(2)
-stem = upload.name.rsplit(".", 1)[0]
-downloads[0].download_button("Download CSV", results_csv([record]), f"{stem}_genre.csv", "text/csv")
-downloads[1].download_button("Download JSON", results_json([record]), f"{stem}_genre.json", "application/json")
 
-if settings.show_windows:
-    st.subheader("Per window")
-    left, right = st.columns([2, 3])
-    left.dataframe(
-        common.window_table(pred),
-        hide_index=True,
-        column_config={"probability": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)},
-    )
-    right.plotly_chart(common.window_heatmap(pred), width="stretch", key="window_heatmap")
-
-if settings.show_waveform:
-    st.subheader("Waveform")
+def classify(name: str, data: bytes) -> Prediction | None:
+    """Cached prediction, or None after showing the library's message."""
+    if len(data) > MAX_UPLOAD_MB * 1024 * 1024:
+        st.error(common.escape_markdown(f"'{name}' is {len(data) / 2**20:.0f} MB; the limit is {MAX_UPLOAD_MB} MB."))
+        return None
     try:
-        env = common.envelope(key, data)
-        st.plotly_chart(common.waveform_figure(env, pred), width="stretch", key="waveform")
-        note = " (first 20 minutes shown)" if env.truncated else ""
-        st.caption(f"Shaded: the analysed windows{note}.")
+        with st.spinner("Decoding and classifying…"):
+            return common.analyse(common.digest(data), settings.strategy, data, name)
     except GenreCoreError as exc:
-        st.warning(common.escape_markdown(f"No waveform preview: {exc}"))
+        st.error(common.escape_markdown(str(exc)))
+    except Exception:  # the UI must never show a traceback; the library's typed errors are above
+        st.error(common.escape_markdown(f"Something unexpected went wrong reading '{name}'. Try another file."))
+    return None
 
-if settings.show_mel and pred.features is not None:
-    st.subheader("Log-mel spectrogram (model input)")
-    index = st.select_slider(
-        "Window",
-        options=list(range(len(pred.starts_s))),
-        format_func=lambda i: f"{i + 1}: {pred.starts_s[i]:.1f}–{pred.ends_s[i]:.1f} s",
-        key="mel_window",
+
+def show_song(name: str, data: bytes) -> None:
+    st.audio(data)
+    pred = classify(name, data)
+    if pred is None:
+        return
+    key = common.digest(data)
+    ranked = pred.top_k(settings.top_k, settings.aggregate)
+    genre, prob = ranked[0]
+    title, badge = st.columns([4, 1])
+    title.subheader(f"Predicted genre: **{genre}** ({prob:.1%})")
+    if common.is_ambiguous(pred, settings.aggregate):
+        badge.badge("ambiguous", icon=":material/help:", color="orange")
+        second = pred.top_k(2, settings.aggregate)[1]
+        st.warning(
+            f"Ambiguous: {genre} ({prob:.1%}) and {second[0]} ({second[1]:.1%}) are close. "
+            "The song may mix styles; the per-window results show where each one comes from."
+        )
+    if pred.padded:
+        st.info(
+            f"The recording is only {pred.duration_s:.1f} s long; it was padded to one {cfg.window_seconds:g}-s window."
+        )
+    st.caption(
+        f"{settings.aggregate.capitalize()} of {len(pred.starts_s)} windows · "
+        f"{common.STRATEGY_LABELS[pred.strategy].lower()} · {pred.duration_s:.1f} s of audio · "
+        f"probabilities calibrated (temperature {clf.temperature:.2f})"
     )
-    st.plotly_chart(
-        common.mel_figure(pred.features[index], cfg, float(pred.starts_s[index])), width="stretch", key="mel"
+    st.plotly_chart(common.top_k_figure(ranked), width="stretch", key="topk_chart")
+
+    record = pred.to_dict(settings.aggregate, settings.top_k, file=name)
+    downloads = st.columns(2)
+    stem = name.rsplit(".", 1)[0]
+    downloads[0].download_button("Download CSV", results_csv([record]), f"{stem}_genre.csv", "text/csv")
+    downloads[1].download_button("Download JSON", results_json([record]), f"{stem}_genre.json", "application/json")
+
+    if settings.show_windows:
+        st.subheader("Per window")
+        left, right = st.columns([2, 3])
+        left.dataframe(
+            common.window_table(pred),
+            hide_index=True,
+            column_config=common.probability_column(),
+        )
+        right.plotly_chart(common.window_heatmap(pred), width="stretch", key="window_heatmap")
+
+    if settings.show_timeline:
+        st.subheader("Genre over time")
+        timeline = common.analyse(key, "timeline", data, name, settings.timeline_hop)
+        st.plotly_chart(common.timeline_figure(timeline), width="stretch", key="timeline")
+        st.caption(
+            f"{len(timeline.starts_s)} windows, one every {settings.timeline_hop:g} s, each classified on its own. "
+            "Useful for medleys and songs that change style."
+        )
+
+    if settings.show_waveform:
+        st.subheader("Waveform")
+        try:
+            env = common.envelope(key, data)
+            st.plotly_chart(common.waveform_figure(env, pred), width="stretch", key="waveform")
+            note = " (first 20 minutes shown)" if env.truncated else ""
+            st.caption(f"Shaded: the analysed windows{note}.")
+        except GenreCoreError as exc:
+            st.warning(common.escape_markdown(f"No waveform preview: {exc}"))
+
+    if settings.show_mel and pred.features is not None:
+        st.subheader("Log-mel spectrogram (model input)")
+        index = st.select_slider(
+            "Window",
+            options=list(range(len(pred.starts_s))),
+            format_func=lambda i: f"{i + 1}: {pred.starts_s[i]:.1f}–{pred.ends_s[i]:.1f} s",
+            key="mel_window",
+        )
+        start = float(pred.starts_s[index])
+        st.plotly_chart(common.mel_figure(pred.features[index], cfg, start), width="stretch", key="mel")
+        st.caption("dB below the window's loudest bin; the model sees this, normalised per mel band.")
+        if st.toggle(f"Why {genre}? Show the saliency map", key="explain"):
+            saliency = common.saliency(key, settings.strategy, index, genre, pred.features[index])
+            st.plotly_chart(common.saliency_figure(saliency, cfg, start), width="stretch", key="saliency")
+            st.caption(
+                f"Red: regions whose hiding lowers P({genre}) — the sound the model relies on. Blue: regions "
+                "that argue against it. Each patch is replaced by the average level of its mel bands "
+                "(occlusion), so this is a measured effect, not a guess."
+            )
+
+
+def show_batch(files: list) -> None:
+    st.subheader(f"{len(files)} songs")
+    progress = st.progress(0.0, text="Classifying…")
+    records = []
+    for number, upload in enumerate(files, 1):
+        data = upload.getvalue()
+        try:
+            pred = common.analyse(common.digest(data), settings.strategy, data, upload.name)
+            records.append(pred.to_dict(settings.aggregate, max(3, settings.top_k), file=upload.name))
+        except GenreCoreError as exc:
+            records.append(error_record(upload.name, str(exc)))
+        except Exception:  # one bad file never stops the batch
+            records.append(error_record(upload.name, "unexpected error while reading this file"))
+        progress.progress(number / len(files), text=f"Classified {number} of {len(files)}")
+    progress.empty()
+    st.dataframe(
+        common.batch_table(records),
+        hide_index=True,
+        key="batch_table",
+        column_config=common.probability_column(),
     )
-    st.caption("dB below the window's loudest bin; the model sees this, normalised per mel band.")
+    downloads = st.columns(2)
+    downloads[0].download_button("Download CSV", results_csv(records), "genres.csv", "text/csv")
+    downloads[1].download_button("Download JSON", results_json(records), "genres.json", "application/json")
+
+
+st.title(":material/graphic_eq: Music genre classifier")
+header_cards()
+upload_tab, record_tab = st.tabs(["Upload", "Record"])
+with upload_tab:
+    uploads = st.file_uploader(
+        "Upload songs (WAV, MP3, OGG, Opus, FLAC or M4A); several at once for a batch table",
+        type=common.UPLOAD_TYPES,
+        accept_multiple_files=True,
+        key="upload",
+    )
+with record_tab:
+    recording = st.audio_input("Record a clip from your microphone (a few seconds is enough)", key="record")
+
+if uploads and len(uploads) > 1:
+    show_batch(uploads)
+elif uploads:
+    show_song(uploads[0].name, uploads[0].getvalue())
+elif recording is not None:
+    show_song("recording.wav", recording.getvalue())
+else:
+    st.info("Choose an audio file to classify, or record one. Only the analysed windows are decoded.")

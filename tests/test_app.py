@@ -169,3 +169,37 @@ def test_model_page_reads_the_checkpoint_metrics(app, classifier):
     cards = {m.label: m.value for m in app.metric}
     assert cards["Test macro-F1"] == f"{head['macro_f1']:.3f}"
     assert any("confusion" in c.proto.id for c in app.get("plotly_chart"))
+
+
+def test_several_files_give_a_sortable_batch_table_with_downloads(app):
+    uploader = app.file_uploader(key="upload")
+    for genre in ("blues", "reggae", "pop"):
+        uploader.upload(f"{genre}.ogg", CLIPS[genre].read_bytes())
+    uploader.upload("broken.mp3", b"not audio")
+    uploader.run()
+    assert not app.exception
+    table = app.dataframe[0].value
+    assert list(table["file"]) == ["blues.ogg", "reggae.ogg", "pop.ogg", "broken.mp3"]
+    assert (table["error"][:3] == "").all() and "Could not read" in table["error"].iloc[3]
+    assert table["top 3"].iloc[0].count("%") == 3
+    assert {b.proto.label for b in app.get("download_button")} == {"Download CSV", "Download JSON"}
+
+
+def test_a_microphone_recording_is_classified(app):
+    import soundfile as sf
+
+    from corpus import wav
+
+    samples, sr = sf.read(CLIPS["country"], dtype="float32")
+    app.audio_input(key="record").upload("recording.wav", wav(samples, sr), "audio/wav").run()
+    assert not app.exception and not app.error
+    assert headline(app).startswith("Predicted genre: **")
+
+
+def test_timeline_and_saliency_are_drawn_on_request(app):
+    app.session_state["show_timeline"] = True
+    upload(app, "hiphop.ogg", CLIPS["hiphop"].read_bytes())
+    app.toggle(key="explain").set_value(True).run()
+    assert not app.exception and not app.error
+    ids = {c.proto.id for c in app.get("plotly_chart")}
+    assert any("timeline" in i for i in ids) and any("saliency" in i for i in ids)

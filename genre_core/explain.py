@@ -1,0 +1,53 @@
+"""Why this genre? Occlusion saliency over one window's log-mel.
+
+Each patch of the spectrogram is replaced by the training set's average
+level for those mel bands (what the model treats as "nothing special"),
+and the drop in the genre's probability is that patch's saliency. It needs
+no gradients, works for any model, and is deterministic.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .classifier import GenreClassifier
+
+
+def occlude(features: torch.Tensor, band_mean: torch.Tensor, f0: int, t0: int, size: tuple[int, int]) -> torch.Tensor:
+    """A copy of `(n_mels, frames)` features with one patch set to the band means."""
+    out = features.clone()
+    out[f0 : f0 + size[0], t0 : t0 + size[1]] = band_mean[f0 : f0 + size[0], None]
+    return out
+
+
+def occlusion_saliency(
+    classifier: GenreClassifier,
+    features: np.ndarray | torch.Tensor,
+    genre: str,
+    patch: tuple[int, int] = (16, 10),
+    stride: tuple[int, int] = (8, 5),
+) -> np.ndarray:
+    """`(n_mels, frames)` map: how much hiding each region lowers P(genre).
+
+    Overlapping patches are averaged per pixel. Positive values mark regions
+    that support the genre; negative values, regions that argue against it.
+    """
+    x = torch.as_tensor(features, dtype=torch.float32)
+    index = classifier.labels.index(genre)
+    band_mean = classifier.model.band_mean.detach().cpu()
+    mels, frames = x.shape
+    f_starts = list(range(0, max(1, mels - patch[0]) + 1, stride[0]))
+    t_starts = list(range(0, max(1, frames - patch[1]) + 1, stride[1]))
+    if t_starts[-1] + patch[1] < frames:
+        t_starts.append(frames - patch[1])
+    positions = [(f0, t0) for f0 in f_starts for t0 in t_starts]
+    batch = torch.stack([x] + [occlude(x, band_mean, f0, t0, patch) for f0, t0 in positions])
+    probs = classifier.predict_features(batch)[:, index]
+    base, occluded = probs[0], probs[1:]
+    total = np.zeros((mels, frames))
+    counts = np.zeros((mels, frames))
+    for (f0, t0), p in zip(positions, occluded, strict=True):
+        total[f0 : f0 + patch[0], t0 : t0 + patch[1]] += base - p
+        counts[f0 : f0 + patch[0], t0 : t0 + patch[1]] += 1
+    return total / np.maximum(counts, 1)
