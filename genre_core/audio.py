@@ -65,8 +65,12 @@ def _to_mono(block: np.ndarray) -> np.ndarray:
     Float files may hold any value; 1e16 would overflow the spectrogram's power.
     Features are measured below each window's own peak, so the rescale changes nothing else.
     """
-    mono = block.mean(axis=1) if block.ndim == 2 else block
-    mono = np.asarray(mono, dtype=np.float32)
+    if block.ndim == 2:
+        # A mat-vec, not .mean(axis=1): numpy reduces a short strided axis ~40x slower.
+        block = np.asarray(block, dtype=np.float32)
+        mono = block @ np.full(block.shape[1], 1.0 / block.shape[1], dtype=np.float32)
+    else:
+        mono = np.asarray(block, dtype=np.float32)
     if not np.isfinite(mono).all():
         mono = np.nan_to_num(mono, nan=0.0, posinf=0.0, neginf=0.0)
     peak = float(np.abs(mono).max()) if mono.size else 0.0
