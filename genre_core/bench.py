@@ -87,7 +87,7 @@ def project_pipeline(clf: GenreClassifier, path: str, strategy: str) -> dict[str
     cfg = clf.config.features
     t0 = time.perf_counter()
     with open_audio(path, cfg.sample_rate) as reader:
-        windows = read_windows(reader, clf.plan(reader.duration_s, strategy), cfg)
+        _, windows = read_windows(reader, clf.plan(reader.duration_s, strategy), cfg)
     t1 = time.perf_counter()
     features = clf.logmel(windows)
     t2 = time.perf_counter()

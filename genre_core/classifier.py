@@ -139,7 +139,7 @@ class GenreClassifier:
                     f"recordings up to {self.max_duration_s / 3600:g} h."
                 )
             plan = self.plan(duration, strategy, hop_s)
-            windows = read_windows(reader, plan, cfg)
+            plan, windows = read_windows(reader, plan, cfg)
         return plan, duration, self.logmel(windows)
 
     def predict(

@@ -134,7 +134,13 @@ def train_command(args: argparse.Namespace) -> int:
     from .config import GenreConfig, ModelConfig
     from .training.train import TrainSettings, train
 
-    model_cfg = ModelConfig(**REFERENCE_ARCH) if args.arch == "reference" else ModelConfig()
+    if args.arch == "reference":
+        model_cfg = ModelConfig(**REFERENCE_ARCH)
+    else:
+        sizes = {"conv_channels": tuple(int(c) for c in args.channels.split(","))} if args.channels else {}
+        if args.gru_hidden:
+            sizes["gru_hidden"] = args.gru_hidden
+        model_cfg = replace(ModelConfig(), **sizes)
     settings = TrainSettings(
         epochs=args.epochs, max_minutes=args.max_minutes, seed=args.seed, crops_per_genre=args.crops_per_genre
     )
@@ -177,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--manifest", required=True)
     t.add_argument("--out", required=True)
     t.add_argument("--arch", choices=("crnn", "reference"), default="crnn")
+    t.add_argument("--channels", default=None, help="conv channels per block, e.g. 24,48,96,160")
+    t.add_argument("--gru-hidden", type=int, default=None)
     t.add_argument("--epochs", type=int, default=60)
     t.add_argument("--crops-per-genre", type=int, default=400)
     t.add_argument("--max-minutes", type=float, default=45.0)

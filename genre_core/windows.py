@@ -42,6 +42,9 @@ class WindowPlan:
     def ends_s(self) -> np.ndarray:
         return self.starts_s + self.seconds
 
+    def subset(self, keep: np.ndarray) -> WindowPlan:
+        return WindowPlan(self.starts_s[keep], self.seconds, self.padded)
+
 
 def plan_windows(
     duration_s: float, cfg: FeatureConfig, strategy: str = "spread", hop_s: float = DEFAULT_TIMELINE_HOP_S
@@ -83,11 +86,13 @@ def plan_windows(
     return WindowPlan(np.round(starts, 3), length, padded=False)
 
 
-def read_windows(reader: AudioReader, plan: WindowPlan, cfg: FeatureConfig) -> np.ndarray:
+def read_windows(reader: AudioReader, plan: WindowPlan, cfg: FeatureConfig) -> tuple[WindowPlan, np.ndarray]:
     """Read each planned window as `(n_windows, window_samples)` float32.
 
     Overlapping plans (short songs) are read once and sliced; spread-out
     plans seek to each window, so memory never depends on song length.
+    Silent windows (a quiet gap, or past the real end of a file whose header
+    overstates its length) carry no genre and are dropped from the plan.
     """
     size = cfg.window_samples
     span = float(plan.ends_s.max() - plan.starts_s.min())
@@ -99,8 +104,13 @@ def read_windows(reader: AudioReader, plan: WindowPlan, cfg: FeatureConfig) -> n
     else:
         windows = [_fit(reader.read(float(s), plan.seconds), size) for s in plan.starts_s]
     batch = np.stack(windows)
-    _check_not_silent(batch, cfg)
-    return batch
+    threshold = 10 ** (cfg.silence_dbfs / 20)
+    audible = np.abs(batch).max(axis=1) >= threshold
+    if not audible.any():
+        _raise_silent(batch)
+    if audible.all():
+        return plan, batch
+    return plan.subset(audible), batch[audible]
 
 
 def _fit(samples: np.ndarray, size: int) -> np.ndarray:
@@ -110,11 +120,7 @@ def _fit(samples: np.ndarray, size: int) -> np.ndarray:
     return np.pad(samples, (0, size - samples.size))
 
 
-def _check_not_silent(batch: np.ndarray, cfg: FeatureConfig) -> None:
+def _raise_silent(batch: np.ndarray) -> None:
     peak = float(np.abs(batch).max()) if batch.size else 0.0
-    threshold = 10 ** (cfg.silence_dbfs / 20)
-    if peak < threshold:
-        level = "digital silence" if peak == 0 else f"peak {20 * np.log10(peak):.0f} dBFS"
-        raise SilentAudioError(
-            f"The analysed parts of the recording are silent ({level}); there is no music to classify."
-        )
+    level = "digital silence" if peak == 0 else f"peak {20 * np.log10(peak):.0f} dBFS"
+    raise SilentAudioError(f"The analysed parts of the recording are silent ({level}); there is no music to classify.")

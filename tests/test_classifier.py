@@ -99,3 +99,15 @@ def test_device_auto_runs_on_cpu_without_a_gpu(tiny_checkpoint):
 
     clf = GenreClassifier.load(tiny_checkpoint)
     assert clf.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_silent_windows_are_dropped_and_the_rest_classified(classifier, tmp_path):
+    from corpus import music
+
+    y = np.concatenate([music(10.0), np.zeros(30 * 22050, np.float32), music(20.0)])
+    path = tmp_path / "gap.wav"
+    sf.write(path, y, 22050)
+    pred = classifier.predict(path)
+    inside_gap = (pred.starts_s >= 10.0) & (pred.ends_s <= 40.0)
+    assert 0 < len(pred.starts_s) < 10 and not inside_gap.any()
+    assert pred.window_probs.shape == (len(pred.starts_s), 10)
