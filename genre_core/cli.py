@@ -128,6 +128,16 @@ def calibrate_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def report_command(args: argparse.Namespace) -> int:
+    from .training.report import render, splice
+
+    text = render(Path(args.model) if args.model else None)
+    for document in args.write:
+        splice(Path(document), text)
+    print(text)
+    return 0
+
+
 def train_command(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
@@ -220,6 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--manifest", required=True)
     c.add_argument("--model", default=None)
     c.set_defaults(func=calibrate_command)
+
+    r = sub.add_parser("report", help="markdown tables of the recorded metrics")
+    r.add_argument("--model", default=None)
+    r.add_argument("--write", nargs="*", default=[], help="markdown files whose metrics markers to fill")
+    r.set_defaults(func=report_command)
 
     b = sub.add_parser("bench", help="speed and memory against the reference pipeline")
     b.add_argument("--out", default="bench.json")

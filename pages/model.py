@@ -61,6 +61,31 @@ for name, results in test["models"].items():
         rows.append({"model": name, "setting": setting, "accuracy": row["accuracy"], "macro-F1": row["macro_f1"]})
 st.dataframe(pd.DataFrame(rows), hide_index=True)
 
+calibration = clf.checkpoint.calibration
+if calibration:
+    st.subheader("Calibration")
+    st.markdown(
+        f"Probabilities are divided by a temperature of **{calibration['temperature']:.2f}** before the softmax, "
+        "fitted on the valid split so that a shown 70 % is right about 70 % of the time. Expected calibration "
+        "error (10 bins, track level):"
+    )
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "split": s,
+                    "ECE before": calibration[s]["ece_before"],
+                    "ECE after": calibration[s]["ece_after"],
+                    "NLL before": calibration[s]["nll_before"],
+                    "NLL after": calibration[s]["nll_after"],
+                }
+                for s in ("valid", "test")
+                if s in calibration
+            ]
+        ),
+        hide_index=True,
+    )
+
 st.subheader("By source")
 by_source = pd.DataFrame([{"source": k, **v} for k, v in head["by_source"].items()])
 st.dataframe(by_source, hide_index=True)

@@ -164,7 +164,12 @@ def save_metrics(model_path: Path, results: dict[str, Any]) -> None:
     metrics = dict(ckpt.metrics)
     metrics[results["split"]] = results
     save_checkpoint(model_path, ckpt.model, ckpt.config, metrics, ckpt.training, ckpt.calibration)
-    (model_path.parent / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    summary = {
+        **metrics,
+        "calibration": ckpt.calibration,
+        "training": {k: v for k, v in ckpt.training.items() if k != "history"},
+    }
+    (model_path.parent / "metrics.json").write_text(json.dumps(summary, indent=2))
     if "per_genre" in results["headline"]:
         plot_confusion(results["headline"], ckpt.config.labels, model_path.parent / f"confusion_{results['split']}.png")
 

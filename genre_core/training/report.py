@@ -1,0 +1,114 @@
+"""Markdown tables from a checkpoint's recorded metrics, for the README and model card.
+
+Generated, not typed: every figure in those documents comes from the same
+evaluation that the CI regression test re-runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..checkpoint import load_checkpoint
+
+START, END = "<!-- metrics:start -->", "<!-- metrics:end -->"
+NAMES = {
+    "shipped": "**shipped CRNN**",
+    "reference": "reference CRNN-BiGRU (b)",
+    "mfcc_logreg": "MFCC + logistic regression (a)",
+}
+
+
+def baselines_table(metrics: dict[str, Any]) -> str:
+    rows = ["| model | valid acc | valid macro-F1 | test acc | test macro-F1 |", "|---|---|---|---|---|"]
+    for name in ("shipped", "reference", "mfcc_logreg"):
+        cells = []
+        for split in ("valid", "test"):
+            row = metrics.get(split, {}).get("models", {}).get(name, {}).get("spread/mean")
+            cells += [f"{row['accuracy']:.1%}", f"{row['macro_f1']:.3f}"] if row else ["–", "–"]
+        rows.append(f"| {NAMES.get(name, name)} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def settings_table(metrics: dict[str, Any], split: str = "test") -> str:
+    table = metrics[split]["models"]["shipped"]
+    rows = ["| windows / aggregation | accuracy | macro-F1 |", "|---|---|---|"]
+    rows += [f"| {key} | {row['accuracy']:.1%} | {row['macro_f1']:.3f} |" for key, row in table.items()]
+    return "\n".join(rows)
+
+
+def per_genre_table(metrics: dict[str, Any], labels: tuple[str, ...], split: str = "test") -> str:
+    head = metrics[split]["headline"]
+    report, auc = head["per_genre"], head["roc_auc"]
+    rows = ["| genre | precision | recall | F1 | ROC-AUC | recordings |", "|---|---|---|---|---|---|"]
+    for g in labels:
+        r = report[g]
+        rows.append(
+            f"| {g} | {r['precision']:.2f} | {r['recall']:.2f} | {r['f1-score']:.2f} | "
+            f"{auc.get(g, float('nan')):.3f} | {int(r['support'])} |"
+        )
+    return "\n".join(rows)
+
+
+def source_table(metrics: dict[str, Any]) -> str:
+    rows = ["| split | source | recordings | accuracy | macro-F1 |", "|---|---|---|---|---|"]
+    for split in ("valid", "test"):
+        for source, r in metrics[split]["headline"]["by_source"].items():
+            rows.append(f"| {split} | {source} | {r['n']} | {r['accuracy']:.1%} | {r['macro_f1']:.3f} |")
+    return "\n".join(rows)
+
+
+def calibration_table(calibration: dict[str, Any]) -> str:
+    rows = [
+        f"Temperature **{calibration['temperature']:.2f}** (fitted on valid).",
+        "",
+        "| split | ECE before | ECE after | NLL before | NLL after |",
+        "|---|---|---|---|---|",
+    ]
+    for split in ("valid", "test"):
+        c = calibration[split]
+        rows.append(
+            f"| {split} | {c['ece_before']:.3f} | {c['ece_after']:.3f} | {c['nll_before']:.3f} | {c['nll_after']:.3f} |"
+        )
+    return "\n".join(rows)
+
+
+def render(model_path: Path | None = None) -> str:
+    ckpt = load_checkpoint(model_path)
+    m, t = ckpt.metrics, ckpt.training
+    head = m["test"]["headline"]
+    parts = [
+        f"Track level (all windows of a recording aggregated), `spread` windows with `mean` aggregation "
+        f"(the app's default). Test split: {head['n']} recordings, evaluated once for this model.",
+        "",
+        baselines_table(m),
+        "",
+        "Per genre on the test split:",
+        "",
+        per_genre_table(m, ckpt.labels),
+        "",
+        "By source (GTZAN vs the 4Q/Emotify previews):",
+        "",
+        source_table(m),
+        "",
+        "Every window strategy and aggregation on the test split:",
+        "",
+        settings_table(m),
+    ]
+    if ckpt.calibration:
+        parts += ["", "Calibration:", "", calibration_table(ckpt.calibration)]
+    parts += [
+        "",
+        f"Training: {t.get('parameters', 0):,} parameters, best epoch {t.get('best_epoch')} of "
+        f"{t.get('epochs_run')}, {t.get('wall_minutes')} min on {t.get('device')} "
+        f"({t.get('threads')} threads).",
+    ]
+    return "\n".join(parts)
+
+
+def splice(document: Path, text: str) -> None:
+    """Replace the text between the metrics markers of a markdown file."""
+    content = document.read_text()
+    before, rest = content.split(START, 1)
+    _, after = rest.split(END, 1)
+    document.write_text(f"{before}{START}\n{text}\n{END}{after}")
