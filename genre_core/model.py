@@ -6,6 +6,7 @@ in the model as buffers, so the checkpoint alone defines what it expects.
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -53,6 +54,7 @@ class CRNN(nn.Module):
         )
         head_in = 2 * cfg.gru_hidden * (2 if cfg.pooling == "meanmax" else 1)
         self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(head_in, n_classes))
+        self.channels_last = False  # set by for_inference()
 
     def set_normalisation(self, mean: torch.Tensor, std: torch.Tensor) -> None:
         self.band_mean.copy_(mean)
@@ -60,8 +62,10 @@ class CRNN(nn.Module):
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Conv features as a sequence `(batch, steps, features)`."""
-        x = (x - self.band_mean[:, None]) / self.band_std[:, None]
-        x = self.conv(x.unsqueeze(1))
+        x = ((x - self.band_mean[:, None]) / self.band_std[:, None]).unsqueeze(1)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        x = self.conv(x)
         batch, channels, freq, steps = x.shape
         return x.permute(0, 3, 1, 2).reshape(batch, steps, channels * freq)
 
@@ -71,6 +75,26 @@ class CRNN(nn.Module):
             return self.head(seq[:, -1])
         pooled = torch.cat([seq.mean(dim=1), seq.amax(dim=1)], dim=1)
         return self.head(pooled)
+
+
+def for_inference(model: CRNN) -> CRNN:
+    """An eval-only copy that computes the same function faster on a CPU.
+
+    - batch norm folded into the preceding conv (exact up to float rounding);
+    - ReLU moved after max-pooling (ReLU is monotonic, so max and ReLU commute:
+      the same numbers from a 4x smaller tensor);
+    - channels-last memory layout, which oneDNN's convolutions run far faster.
+    Training keeps the plain module; checkpoints store its weights.
+    """
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    fast = copy.deepcopy(model).eval()
+    blocks = []
+    for conv, bn, relu, pool in fast.conv:
+        blocks.append(nn.Sequential(fuse_conv_bn_eval(conv, bn), pool, relu))
+    fast.conv = nn.Sequential(*blocks).to(memory_format=torch.channels_last)
+    fast.channels_last = True
+    return fast
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -33,7 +33,7 @@ Every song goes through the same five steps — in this app, in the command line
    ({model_cfg.gru_hidden} units each way) reads how that texture changes over the
    window — rhythm, phrasing; the GRU's outputs are pooled over all time steps (mean and max) and a final
    layer gives a probability for each of the {len(clf.labels)} genres.
-   {count_parameters(clf.model):,} parameters in all.
+   {count_parameters(clf.checkpoint.model):,} parameters in all.
 5. **Aggregate.** The {cfg.n_windows} window predictions are combined into one answer:
 """
 )

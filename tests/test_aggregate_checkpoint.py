@@ -88,3 +88,20 @@ def test_pickled_code_is_never_executed(tmp_path, capsys):
     with pytest.raises(CheckpointError):
         load_checkpoint(path)
     assert "code ran" not in capsys.readouterr().out
+
+
+def test_inference_copy_computes_the_same_function(tiny_checkpoint):
+    from genre_core.model import for_inference
+
+    model = load_checkpoint(tiny_checkpoint).model
+    with torch.no_grad():  # give batch norm non-trivial statistics to fold
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-1, 1)
+                module.running_var.uniform_(0.5, 2)
+                module.weight.uniform_(0.5, 1.5)
+    fast = for_inference(model)
+    x = torch.randn(3, 128, 130) * 20 - 40
+    with torch.inference_mode():
+        torch.testing.assert_close(fast(x), model(x), atol=1e-5, rtol=1e-5)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
