@@ -18,6 +18,7 @@ from .audio import AUDIO_EXTENSIONS
 from .errors import GenreCoreError
 from .export import error_record, results_csv, results_json
 from .windows import ALL_STRATEGIES, DEFAULT_TIMELINE_HOP_S
+from .windows import STRATEGIES as STRATEGIES_FOR_TAGS
 
 REFERENCE_ARCH = {
     "conv_channels": (32, 64, 128),
@@ -128,6 +129,26 @@ def calibrate_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def tag_command(args: argparse.Namespace) -> int:
+    from .tagging import TagOptions, print_progress, tag_library
+
+    if not Path(args.library).is_dir():
+        raise UsageError(f"'{args.library}' is not a folder")
+    options = TagOptions(model=args.model, strategy=args.windows, aggregate=args.aggregate, device=args.device)
+    summary = tag_library(
+        args.library,
+        args.out,
+        options,
+        engine=args.engine,
+        workers=args.workers,
+        address=args.address,
+        gpus_per_worker=args.gpus_per_worker,
+        progress=None if args.quiet else print_progress(),
+    )
+    print(json.dumps(summary, indent=2))
+    return 130 if summary["interrupted"] else 0
+
+
 def report_command(args: argparse.Namespace) -> int:
     from .training.report import render, splice
 
@@ -230,6 +251,20 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--manifest", required=True)
     c.add_argument("--model", default=None)
     c.set_defaults(func=calibrate_command)
+
+    g = sub.add_parser("tag", help="tag a whole music library into Parquet/CSV (resumable)")
+    g.add_argument("library", help="folder searched recursively (by extension and by content)")
+    g.add_argument("--out", required=True, help="results.parquet, or a .csv name for CSV")
+    g.add_argument("--engine", choices=("local", "ray"), default="local")
+    g.add_argument("--workers", type=int, default=None, help="processes or Ray actors (default: CPU count)")
+    g.add_argument("--address", default=None, help="an existing Ray cluster, e.g. ray://head:10001")
+    g.add_argument("--gpus-per-worker", type=float, default=0.0, help="Ray only: GPUs per actor")
+    g.add_argument("--windows", choices=STRATEGIES_FOR_TAGS, default="spread")
+    g.add_argument("--aggregate", choices=METHODS, default="mean")
+    g.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
+    g.add_argument("--model", default=None)
+    g.add_argument("--quiet", action="store_true")
+    g.set_defaults(func=tag_command)
 
     r = sub.add_parser("report", help="markdown tables of the recorded metrics")
     r.add_argument("--model", default=None)

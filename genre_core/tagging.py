@@ -1,0 +1,301 @@
+"""Tag a whole music library: one row per file, resumable, on one machine or Ray.
+
+Rows are written in chunks as complete Parquet part files beside the output
+(`OUT.parts/`), then merged into the output atomically. A crash loses at most
+the chunk in flight; Ctrl-C merges what is done; a re-run skips every file
+already recorded with the same size and modification time, including files
+that failed (their error is the answer until the file changes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .checkpoint import DEFAULT_MODEL_PATH
+from .library import find_audio_files
+
+CHUNK_ROWS = 64
+
+
+@dataclass(frozen=True)
+class TagOptions:
+    model: str | None = None
+    strategy: str = "spread"
+    aggregate: str = "mean"
+    device: str = "cpu"
+
+
+def model_id(path: str | Path | None) -> str:
+    """Short content hash of the checkpoint: which model produced a row."""
+    digest = hashlib.sha256(Path(path or DEFAULT_MODEL_PATH).read_bytes()).hexdigest()
+    return digest[:12]
+
+
+def tag_file(classifier: Any, path: str, options: TagOptions, mid: str) -> dict[str, Any]:
+    """Classify one file into a flat row; failures become a row with `error`."""
+    from .errors import GenreCoreError
+
+    stat = os.stat(path)
+    row: dict[str, Any] = {
+        "path": path,
+        "size": stat.st_size,
+        "mtime": stat.st_mtime,
+        "duration_s": None,
+        "genre": None,
+        "probability": None,
+        "top3": None,
+        **{f"p_{g}": None for g in classifier.labels},
+        "strategy": options.strategy,
+        "aggregate": options.aggregate,
+        "model_id": mid,
+        "error": None,
+    }
+    try:
+        pred = classifier.predict(path, strategy=options.strategy)
+    except GenreCoreError as exc:
+        row["error"] = str(exc)
+        return row
+    except Exception as exc:  # one odd file must never stop a library run
+        row["error"] = f"unexpected {type(exc).__name__}: {exc}"
+        return row
+    probs = pred.aggregate(options.aggregate)
+    top = pred.top_k(3, options.aggregate)
+    row.update(
+        {
+            "duration_s": round(pred.duration_s, 3),
+            "genre": top[0][0],
+            "probability": float(top[0][1]),
+            "top3": json.dumps([{"genre": g, "probability": round(p, 6)} for g, p in top]),
+        }
+    )
+    row.update({f"p_{g}": float(p) for g, p in zip(classifier.labels, probs, strict=True)})
+    return row
+
+
+# ---- output: parts + atomic merge -------------------------------------------------------------
+
+
+class ChunkedOutput:
+    """Part files written as chunks complete; `merge` makes the final file."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.parts = out.with_name(out.name + ".parts")
+        self.parts.mkdir(parents=True, exist_ok=True)
+
+    def done(self) -> dict[str, tuple[int, float]]:
+        """path → (size, mtime) of every file already recorded."""
+        frame = self.read_all()
+        if frame.empty:
+            return {}
+        return {p: (int(s), float(m)) for p, s, m in zip(frame["path"], frame["size"], frame["mtime"], strict=True)}
+
+    def read_all(self) -> pd.DataFrame:
+        frames = [read_table(self.out)] if self.out.exists() else []
+        frames += [pd.read_parquet(p) for p in sorted(self.parts.glob("part-*.parquet"))]
+        frames = [f for f in frames if not f.empty]
+        if not frames:
+            return pd.DataFrame()
+        return pd.concat(frames, ignore_index=True).drop_duplicates("path", keep="last")
+
+    def write_chunk(self, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        name = f"part-{time.time_ns()}-{os.getpid()}.parquet"
+        tmp = self.parts / f".{name}.tmp"
+        pd.DataFrame(rows).to_parquet(tmp, index=False)
+        tmp.rename(self.parts / name)  # a part exists whole or not at all
+
+    def merge(self) -> pd.DataFrame:
+        frame = self.read_all()
+        if frame.empty:
+            frame = pd.DataFrame({"path": pd.Series(dtype=str)})
+        else:
+            frame = frame.sort_values("path", kind="stable").reset_index(drop=True)
+        tmp = self.out.with_name(f".{self.out.name}.tmp")
+        write_table(frame, tmp, csv=self.out.suffix.lower() == ".csv")
+        os.replace(tmp, self.out)
+        for part in self.parts.glob("part-*.parquet"):
+            part.unlink()
+        self.parts.rmdir()
+        return frame
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+
+
+def write_table(frame: pd.DataFrame, path: Path, csv: bool) -> None:
+    if csv:
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path, index=False)
+
+
+def pending_files(root: Path, output: ChunkedOutput) -> tuple[list[str], int]:
+    """Files still to tag, and how many were skipped as already done."""
+    done = output.done()
+    todo, skipped = [], 0
+    for path in find_audio_files(root):
+        key = str(path)
+        stat = path.stat()
+        if key in done and done[key] == (stat.st_size, stat.st_mtime):
+            skipped += 1
+        else:
+            todo.append(key)
+    return todo, skipped
+
+
+# ---- engines ----------------------------------------------------------------------------------
+
+_worker: dict[str, Any] = {}
+
+
+def _init_worker(options: TagOptions, mid: str, ignore_interrupt: bool = False) -> None:
+    import signal
+
+    import torch
+
+    if ignore_interrupt:  # Ctrl-C is the driver's to handle: it merges what is done
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    torch.set_num_threads(1)  # one core per worker process
+    from .classifier import GenreClassifier
+
+    _worker.update(classifier=GenreClassifier.load(options.model, device=options.device), options=options, mid=mid)
+
+
+def _tag_in_worker(path: str) -> dict[str, Any]:
+    return tag_file(_worker["classifier"], path, _worker["options"], _worker["mid"])
+
+
+def run_local(files: list[str], options: TagOptions, workers: int, mid: str) -> Iterator[dict[str, Any]]:
+    """A process pool sized to the cores; each worker loads the classifier once."""
+    if workers <= 1:
+        _init_worker(options, mid)
+        yield from (_tag_in_worker(p) for p in files)
+        return
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(options, mid, True)) as pool:
+        yield from pool.map(_tag_in_worker, files, chunksize=4)
+
+
+class RayTagger:
+    """Ray Data actor: loads the classifier once, tags a batch of paths."""
+
+    def __init__(self, options: TagOptions, mid: str) -> None:
+        _init_worker(options, mid)
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
+        rows = [_tag_in_worker(str(p)) for p in batch["path"]]
+        return {key: [r[key] for r in rows] for key in rows[0]}
+
+
+def run_ray(
+    files: list[str], options: TagOptions, workers: int, mid: str, address: str | None, gpus_per_worker: float
+) -> Iterator[dict[str, Any]]:
+    """Ray Data over the file list; results stream back to the driver, which writes parts."""
+    import ray
+
+    started_here = not ray.is_initialized()
+    if started_here:
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    try:
+        dataset = ray.data.from_items([{"path": p} for p in files])
+        tagged = dataset.map_batches(
+            RayTagger,
+            fn_constructor_args=(options, mid),
+            batch_size=8,
+            concurrency=workers,
+            num_cpus=1,
+            num_gpus=gpus_per_worker,
+            batch_format="numpy",
+        )
+        for batch in tagged.iter_batches(batch_size=CHUNK_ROWS, batch_format="pandas"):
+            yield from batch.to_dict("records")
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def tag_library(
+    root: str | Path,
+    out: str | Path,
+    options: TagOptions,
+    engine: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    gpus_per_worker: float = 0.0,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Tag every audio file under `root` into `out`; resumable; returns a summary."""
+    root, out = Path(root), Path(out)
+    output = ChunkedOutput(out)
+    files, skipped = pending_files(root, output)
+    workers = workers or os.cpu_count() or 1
+    mid = model_id(options.model)
+    rows: Iterable[dict[str, Any]]
+    if engine == "ray":
+        rows = run_ray(files, options, workers, mid, address, gpus_per_worker)
+    else:
+        rows = run_local(files, options, workers, mid)
+    chunk: list[dict[str, Any]] = []
+    done = failed = 0
+    started = time.perf_counter()
+    interrupted = False
+    try:
+        for row in rows:
+            chunk.append(row)
+            done += 1
+            failed += row["error"] is not None
+            if progress:
+                progress(done, len(files))
+            if len(chunk) >= CHUNK_ROWS:
+                output.write_chunk(chunk)
+                chunk = []
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        output.write_chunk(chunk)
+        frame = output.merge()
+    seconds = time.perf_counter() - started
+    return {
+        "output": str(out),
+        "tagged": done,
+        "failed": failed,
+        "skipped": skipped,
+        "rows": len(frame),
+        "seconds": round(seconds, 2),
+        "files_per_s": round(done / seconds, 2) if seconds else None,
+        "engine": engine,
+        "workers": workers,
+        "interrupted": interrupted,
+    }
+
+
+def print_progress() -> Callable[[int, int], None]:
+    """A tqdm bar (files/s and ETA) on stderr."""
+    from tqdm import tqdm
+
+    bar: dict[str, Any] = {}
+
+    def update(done: int, total: int) -> None:
+        if "bar" not in bar:
+            bar["bar"] = tqdm(total=total, unit="file", file=sys.stderr)
+        bar["bar"].update(1)
+        if done == total:
+            bar["bar"].close()
+
+    return update
