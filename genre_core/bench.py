@@ -164,14 +164,64 @@ def cli_throughput(folder: Path, source: Path, count: int = 100) -> float:
     songs.mkdir()
     for i in range(count):
         (songs / f"song{i:03d}.wav").write_bytes(source.read_bytes())
-    started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "genre_core", "predict", str(songs), "--format", "csv", "--quiet", "--device", "cpu"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
+    seconds = timed(
+        [sys.executable, "-m", "genre_core", "predict", str(songs), "--format", "csv", "--quiet", "--device", "cpu"]
     )
-    return count / (time.perf_counter() - started)
+    return count / seconds
+
+
+def real_library(folder: Path, count: int, fallback: Path) -> Path:
+    """`count` songs: real ≥ 25-s recordings from ../shared when present, else copies of one."""
+    songs = folder / "library"
+    songs.mkdir()
+    manifest = SHARED / "manifest.csv"
+    sources: list[Path] = []
+    if manifest.is_file():
+        import csv
+
+        rows = [r for r in csv.DictReader(manifest.open()) if float(r["duration_s"]) >= 25]
+        sources = [SHARED / r["path"] for r in rows[:count]]
+    for i in range(count):
+        source = sources[i] if i < len(sources) else fallback
+        (songs / f"song{i:03d}{source.suffix}").write_bytes(source.read_bytes())
+    return songs
+
+
+def timed(command: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def tagging_bench(folder: Path, fallback: Path, count: int, workers: int) -> dict[str, Any]:
+    """Songs/s of the single-process CLI, the local engine and Ray, each a fresh process."""
+    songs = real_library(folder, count, fallback)
+    python = [sys.executable, "-m", "genre_core"]
+    single = timed([*python, "predict", str(songs), "--format", "csv", "--quiet", "--device", "cpu"])
+    local = timed(
+        [*python, "tag", str(songs), "--out", str(folder / "l.parquet"), "--workers", str(workers), "--quiet"]
+    )
+    ray_s = timed(
+        [
+            *python,
+            "tag",
+            str(songs),
+            "--out",
+            str(folder / "r.parquet"),
+            "--engine",
+            "ray",
+            "--workers",
+            str(workers),
+            "--quiet",
+        ]
+    )
+    rates = {"single_process_cli": count / single, "local_engine": count / local, "ray_engine": count / ray_s}
+    return {
+        "songs": count,
+        "workers": workers,
+        "songs_per_s": {k: round(v, 2) for k, v in rates.items()},
+        "ratio_to_single": {k: round(v / rates["single_process_cli"], 2) for k, v in rates.items()},
+    }
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -209,6 +259,12 @@ def run_bench(args: argparse.Namespace) -> int:
             "baseline": round(cold_start(inputs["30s_22k_mono.wav"], True), 2),
         }
         report["cli_songs_per_s"] = round(cli_throughput(folder, inputs["30s_22k_mono.wav"]), 1)
+        if args.tagging:
+            report["tagging"] = tagging_bench(folder, inputs["30s_22k_mono.wav"], args.tagging, os.cpu_count() or 1)
+            print(
+                f"tagging {args.tagging} songs, songs/s: {report['tagging']['songs_per_s']} "
+                f"(ratio to single-process CLI: {report['tagging']['ratio_to_single']})"
+            )
     print(
         f"cold start to first prediction: project {report['cold_start_s']['project']} s, "
         f"baseline {report['cold_start_s']['baseline']} s"

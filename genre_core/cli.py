@@ -274,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="speed and memory against the reference pipeline")
     b.add_argument("--out", default="bench.json")
     b.add_argument("--runs", type=int, default=5)
+    b.add_argument("--tagging", type=int, default=0, metavar="N", help="also time tagging N songs: CLI, local, Ray")
     b.set_defaults(func=bench_command)
     return parser
 
