@@ -100,9 +100,9 @@ def read_windows(reader: AudioReader, plan: WindowPlan, cfg: FeatureConfig) -> t
         first = float(plan.starts_s.min())
         block = reader.read(first, span)
         offsets = np.round((plan.starts_s - first) * cfg.sample_rate).astype(int)
-        windows = [_fit(block[o : o + size], size) for o in offsets]
+        windows = [fit_window(block[o : o + size], size, loop=plan.padded) for o in offsets]
     else:
-        windows = [_fit(reader.read(float(s), plan.seconds), size) for s in plan.starts_s]
+        windows = [fit_window(reader.read(float(s), plan.seconds), size) for s in plan.starts_s]
     batch = np.stack(windows)
     threshold = 10 ** (cfg.silence_dbfs / 20)
     audible = np.abs(batch).max(axis=1) >= threshold
@@ -113,10 +113,17 @@ def read_windows(reader: AudioReader, plan: WindowPlan, cfg: FeatureConfig) -> t
     return plan.subset(audible), batch[audible]
 
 
-def _fit(samples: np.ndarray, size: int) -> np.ndarray:
-    """Trim or zero-pad at the end to exactly `size` samples."""
+def fit_window(samples: np.ndarray, size: int, loop: bool = False) -> np.ndarray:
+    """Trim to exactly `size` samples, or pad: by looping a short clip, else with zeros.
+
+    Short clips are looped, not zero-padded: a window ending in digital silence
+    was a shortcut the model learned (most short training clips were disco).
+    Zeros remain only for reads that run past a file's real end.
+    """
     if samples.size >= size:
         return samples[:size]
+    if loop and samples.size:
+        return np.resize(samples, size)  # np.resize repeats the clip from its start
     return np.pad(samples, (0, size - samples.size))
 
 

@@ -83,3 +83,20 @@ def test_features_are_floored_at_top_db_below_the_peak():
     y = load_audio(CLIPS["classical"])[: CFG.window_samples]
     db = LogMel(CFG)(y)
     assert float(db.max()) == 0.0 and float(db.min()) >= -CFG.top_db
+
+
+def test_short_clips_are_looped_not_zero_padded():
+    from genre_core.windows import fit_window
+
+    clip = np.arange(1, 6, dtype=np.float32)
+    np.testing.assert_array_equal(fit_window(clip, 12, loop=True), [1, 2, 3, 4, 5, 1, 2, 3, 4, 5, 1, 2])
+    np.testing.assert_array_equal(fit_window(clip, 7), [1, 2, 3, 4, 5, 0, 0])  # reads past a file's end
+
+
+def test_a_short_real_clip_has_no_silent_tail_for_the_model_to_learn():
+    y = load_audio(CLIPS["country"])[: int(2.2 * CFG.sample_rate)]
+    from genre_core.windows import fit_window
+
+    db = LogMel(CFG)(fit_window(y, CFG.window_samples, loop=True)).numpy()
+    tail = db[:, -20:]  # the last 0.46 s of the window
+    assert tail.max() > -40  # music, not the -80 dB floor of digital silence

@@ -22,6 +22,7 @@ from tqdm import tqdm
 from ..audio import load_audio, resample
 from ..config import FeatureConfig
 from ..features import LogMel
+from ..windows import fit_window
 
 DEFAULT_CACHE = Path(__file__).resolve().parents[2] / ".cache" / "features"
 
@@ -79,7 +80,7 @@ def speed_factors_key(factors: tuple[float, ...]) -> str:
 
 def _cache_key(path: Path, cfg: FeatureConfig, speed: float) -> str:
     digest = hashlib.sha1(path.read_bytes()).hexdigest()
-    settings = json.dumps({"features": asdict(cfg), "speed": speed}, sort_keys=True)
+    settings = json.dumps({"features": asdict(cfg), "speed": speed, "short_clip_padding": "loop"}, sort_keys=True)
     return hashlib.sha1((digest + settings).encode()).hexdigest()
 
 
@@ -94,7 +95,7 @@ def _compute(job: tuple[Path, FeatureConfig, float, Path]) -> Path:
         # Vari-speed (tape-style) change: pitch and tempo move together.
         audio = resample(audio, int(round(cfg.sample_rate * speed)), cfg.sample_rate)
     if audio.size < cfg.window_samples:  # pad exactly as inference pads short songs
-        audio = np.pad(audio, (0, cfg.window_samples - audio.size))
+        audio = fit_window(audio, cfg.window_samples, loop=True)
     db = LogMel(cfg).absolute_db(audio).numpy().astype(np.float16)
     tmp = target.with_suffix(".tmp.npy")
     np.save(tmp, db)
