@@ -23,8 +23,8 @@ Every song goes through the same five steps — in this app, in the command line
    no more than a short one.
 2. **Windows.** **{cfg.n_windows} windows of {cfg.window_seconds:g} s** ({cfg.window_samples} samples) are
    chosen: *spread* evenly over the song (skipping a little of the intro and fade-out), or the *first 30 s*.
-   Songs shorter than 30 s get overlapping windows; clips shorter than {cfg.window_seconds:g} s are padded
-   with silence; under {cfg.min_seconds:g} s, or silent, they are refused.
+   Songs shorter than 30 s get overlapping windows; clips shorter than {cfg.window_seconds:g} s are looped
+   to fill one window; under {cfg.min_seconds:g} s, or silent, they are refused.
 3. **Log-mel spectrogram.** Each window becomes a picture of **{cfg.n_mels} mel bands ×
    {cfg.window_frames} frames** (FFT size {cfg.n_fft}, hop {cfg.hop_length}), in dB below the window's
    loudest point, floored at −{cfg.top_db:g} dB. Volume therefore does not matter, only the sound's shape.
