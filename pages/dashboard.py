@@ -63,7 +63,7 @@ def show_song(name: str, data: bytes) -> None:
         )
     if pred.padded:
         st.info(
-            f"The recording is only {pred.duration_s:.1f} s long; it was looped to fill one {cfg.window_seconds:g}-s window."
+            f"The recording is only {pred.duration_s:.1f} s long; it was looped to fill a {cfg.window_seconds:g}-s window."
         )
     st.caption(
         f"{settings.aggregate.capitalize()} of {len(pred.starts_s)} windows · "
