@@ -62,9 +62,8 @@ def show_song(name: str, data: bytes) -> None:
             "The song may mix styles; the per-window results show where each one comes from."
         )
     if pred.padded:
-        st.info(
-            f"The recording is only {pred.duration_s:.1f} s long; it was looped to fill a {cfg.window_seconds:g}-s window."
-        )
+        seconds = cfg.window_seconds
+        st.info(f"The recording is only {pred.duration_s:.1f} s long; it was looped to fill a {seconds:g}-s window.")
     st.caption(
         f"{settings.aggregate.capitalize()} of {len(pred.starts_s)} windows · "
         f"{common.STRATEGY_LABELS[pred.strategy].lower()} · {pred.duration_s:.1f} s of audio · "
