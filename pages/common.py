@@ -177,18 +177,17 @@ def waveform_figure(env: Envelope, pred: Prediction) -> go.Figure:
     return fig
 
 
-def mel_figure(features: np.ndarray, cfg: Any, start_s: float = 0.0) -> go.Figure:
-    """One window's log-mel: x in seconds of the song, y as mel-band frequencies."""
+def window_map_figure(values: np.ndarray, cfg: Any, start_s: float, hover_value: str, **heatmap: Any) -> go.Figure:
+    """A `(n_mels, frames)` map of one window: x in seconds of the song, y as mel-band frequencies."""
     hz = mel_band_hz(cfg)
     fig = go.Figure(
         go.Heatmap(
-            z=features,
+            z=values,
             x=frame_times(cfg, start_s),
             y=np.arange(cfg.n_mels),
-            colorscale="Magma",
-            colorbar=dict(title="dB"),
-            customdata=np.repeat(hz[:, None], features.shape[1], axis=1),
-            hovertemplate="%{x:.2f} s, %{customdata:.0f} Hz: %{z:.1f} dB<extra></extra>",
+            customdata=np.repeat(hz[:, None], values.shape[1], axis=1),
+            hovertemplate="%{x:.2f} s, %{customdata:.0f} Hz: " + hover_value + "<extra></extra>",
+            **heatmap,
         )
     )
     ticks = np.linspace(0, cfg.n_mels - 1, 6).astype(int)
@@ -199,6 +198,27 @@ def mel_figure(features: np.ndarray, cfg: Any, start_s: float = 0.0) -> go.Figur
         margin=dict(l=10, r=10, t=10, b=40),
     )
     return fig
+
+
+def mel_figure(features: np.ndarray, cfg: Any, start_s: float = 0.0) -> go.Figure:
+    """One window's log-mel in dB."""
+    return window_map_figure(features, cfg, start_s, "%{z:.1f} dB", colorscale="Magma", colorbar=dict(title="dB"))
+
+
+def saliency_figure(saliency_map: np.ndarray, cfg: Any, start_s: float) -> go.Figure:
+    """Occlusion saliency, centred on zero: red supports the genre, blue argues against."""
+    limit = float(np.abs(saliency_map).max()) or 1.0
+    return window_map_figure(
+        saliency_map,
+        cfg,
+        start_s,
+        "%{z:+.3f}",
+        colorscale="RdBu",
+        reversescale=True,
+        zmin=-limit,
+        zmax=limit,
+        colorbar=dict(title="ΔP"),
+    )
 
 
 def confusion_figure(matrix: list[list[int]], labels: list[str]) -> go.Figure:
@@ -246,33 +266,6 @@ def timeline_figure(pred: Prediction) -> go.Figure:
     fig.update_layout(
         xaxis_title="time (s)",
         yaxis=dict(title="probability", range=[0, 1], tickformat=".0%"),
-        height=320,
-        margin=dict(l=10, r=10, t=10, b=40),
-    )
-    return fig
-
-
-def saliency_figure(saliency_map: np.ndarray, cfg: Any, start_s: float) -> go.Figure:
-    hz = mel_band_hz(cfg)
-    limit = float(np.abs(saliency_map).max()) or 1.0
-    fig = go.Figure(
-        go.Heatmap(
-            z=saliency_map,
-            x=frame_times(cfg, start_s),
-            y=np.arange(cfg.n_mels),
-            colorscale="RdBu",
-            reversescale=True,
-            zmin=-limit,
-            zmax=limit,
-            colorbar=dict(title="ΔP"),
-            customdata=np.repeat(hz[:, None], saliency_map.shape[1], axis=1),
-            hovertemplate="%{x:.2f} s, %{customdata:.0f} Hz: %{z:+.3f}<extra></extra>",
-        )
-    )
-    ticks = np.linspace(0, cfg.n_mels - 1, 6).astype(int)
-    fig.update_layout(
-        xaxis_title="time (s)",
-        yaxis=dict(title="mel band (Hz)", tickvals=ticks, ticktext=[f"{hz[i]:.0f}" for i in ticks]),
         height=320,
         margin=dict(l=10, r=10, t=10, b=40),
     )
