@@ -203,3 +203,12 @@ def test_timeline_and_saliency_are_drawn_on_request(app):
     assert not app.exception and not app.error
     ids = {c.proto.id for c in app.get("plotly_chart")}
     assert any("timeline" in i for i in ids) and any("saliency" in i for i in ids)
+
+
+def test_streamlit_config_keeps_xsrf_and_cors_protection_on():
+    import tomllib
+
+    config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
+    server = config["server"]
+    assert server["enableXsrfProtection"] is True and server["enableCORS"] is True
+    assert 0 < server["maxUploadSize"] <= 200
