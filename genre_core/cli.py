@@ -51,20 +51,35 @@ def expand_paths(paths: Iterable[str]) -> list[Path]:
 
 
 def predict_command(args: argparse.Namespace) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+
     from .classifier import GenreClassifier
 
     files = expand_paths(args.paths)
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    if args.jobs > 1:
+        import torch
+
+        torch.set_num_threads(1)  # parallelism comes from the jobs, not from each matmul
     classifier = GenreClassifier.load(args.model, device=args.device)
-    results: list[dict[str, Any]] = []
     show_progress = len(files) > 1 and not args.quiet
-    for number, path in enumerate(files, 1):
+
+    def classify(numbered: tuple[int, Path]) -> dict[str, Any]:
+        number, path = numbered
+        try:
+            record = classifier.predict(path, strategy=args.windows, hop_s=args.hop).to_dict(
+                args.aggregate, args.top_k, file=str(path)
+            )
+        except GenreCoreError as exc:
+            record = error_record(str(path), str(exc))
         if show_progress:
             print(f"[{number}/{len(files)}] {path}", file=sys.stderr, flush=True)
-        try:
-            prediction = classifier.predict(path, strategy=args.windows, hop_s=args.hop)
-            results.append(prediction.to_dict(args.aggregate, args.top_k, file=str(path)))
-        except GenreCoreError as exc:
-            results.append(error_record(str(path), str(exc)))
+        return record
+
+    # predict() keeps no state, so threads may share one classifier; results keep the input order.
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        results = list(pool.map(classify, enumerate(files, 1)))
     write_results(results, args.format, args.top_k, sys.stdout)
     return 1 if any(r["error"] for r in results) else 0
 
@@ -208,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.add_argument("--model", default=None, help="checkpoint (default: models/genre_crnn.pt)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.add_argument(
+        "--jobs", type=int, default=1, help="songs classified at once (threads; torch then uses 1 thread each)"
+    )
     p.set_defaults(func=predict_command)
 
     t = sub.add_parser("train", help="train a checkpoint from a manifest")

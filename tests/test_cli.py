@@ -100,3 +100,16 @@ def test_module_entry_point_prints_no_traceback(tmp_path):
     )
     assert done.returncode == 1
     assert "empty (0 bytes)" in done.stdout and "Traceback" not in done.stderr + done.stdout
+
+
+def test_parallel_jobs_give_the_same_results_in_input_order(capsys):
+    paths = [str(CLIPS[g]) for g in ("blues", "classical", "disco", "jazz", "pop")]
+    assert main(["predict", *paths, "--format", "json", "--quiet"]) == 0
+    one = json.loads(capsys.readouterr().out)
+    assert main(["predict", *paths, "--format", "json", "--quiet", "--jobs", "3"]) == 0
+    three = json.loads(capsys.readouterr().out)
+    assert [r["file"] for r in three] == paths
+    for a, b in zip(one, three, strict=True):
+        assert a["genre"] == b["genre"]
+        for genre, p in a["probabilities"].items():
+            assert b["probabilities"][genre] == pytest.approx(p, abs=1e-5)
