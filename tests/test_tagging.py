@@ -133,3 +133,11 @@ def test_ray_engine_gives_the_same_table_as_the_local_engine(library, tmp_path):
     assert list(a["genre"].fillna("")) == list(b["genre"].fillna(""))
     probs = [c for c in a if c.startswith("p_")]
     np.testing.assert_allclose(a[probs].to_numpy(float), b[probs].to_numpy(float), atol=1e-5, equal_nan=True)
+
+
+def test_a_file_that_disappears_mid_run_is_recorded_not_fatal(tmp_path):
+    from genre_core.classifier import GenreClassifier
+    from genre_core.tagging import tag_file
+
+    row = tag_file(GenreClassifier.load(device="cpu"), str(tmp_path / "gone.mp3"), TagOptions(), "abc")
+    assert row["genre"] is None and "cannot read the file" in row["error"]
