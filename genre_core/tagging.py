@@ -46,11 +46,15 @@ def tag_file(classifier: Any, path: str, options: TagOptions, mid: str) -> dict[
     """Classify one file into a flat row; failures become a row with `error`."""
     from .errors import GenreCoreError
 
-    stat = os.stat(path)
+    try:
+        stat = os.stat(path)
+        size, mtime, missing = stat.st_size, stat.st_mtime, None
+    except OSError as exc:  # removed or unreadable since the folder was listed
+        size, mtime, missing = None, None, f"cannot read the file: {exc.strerror or exc}"
     row: dict[str, Any] = {
         "path": path,
-        "size": stat.st_size,
-        "mtime": stat.st_mtime,
+        "size": size,
+        "mtime": mtime,
         "duration_s": None,
         "genre": None,
         "probability": None,
@@ -61,6 +65,9 @@ def tag_file(classifier: Any, path: str, options: TagOptions, mid: str) -> dict[
         "model_id": mid,
         "error": None,
     }
+    if missing:
+        row["error"] = missing
+        return row
     try:
         pred = classifier.predict(path, strategy=options.strategy)
     except GenreCoreError as exc:
