@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -56,9 +57,11 @@ def predict_command(args: argparse.Namespace) -> int:
     from .classifier import GenreClassifier
 
     files = expand_paths(args.paths)
-    if args.jobs < 1:
+    if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    if args.jobs > 1:
+    # Default: one job per core for batches; a single file keeps torch's threads for itself.
+    jobs = args.jobs or min(os.cpu_count() or 1, len(files))
+    if jobs > 1:
         import torch
 
         torch.set_num_threads(1)  # parallelism comes from the jobs, not from each matmul
@@ -78,7 +81,7 @@ def predict_command(args: argparse.Namespace) -> int:
         return record
 
     # predict() keeps no state, so threads may share one classifier; results keep the input order.
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
         results = list(pool.map(classify, enumerate(files, 1)))
     write_results(results, args.format, args.top_k, sys.stdout)
     return 1 if any(r["error"] for r in results) else 0
@@ -224,7 +227,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="checkpoint (default: models/genre_crnn.pt)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.add_argument(
-        "--jobs", type=int, default=1, help="songs classified at once (threads; torch then uses 1 thread each)"
+        "--jobs",
+        type=int,
+        default=None,
+        help="songs classified at once (default: one per core for several files; torch then uses 1 thread each)",
     )
     p.set_defaults(func=predict_command)
 
