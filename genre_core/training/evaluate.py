@@ -102,8 +102,12 @@ def evaluate(
     window_probs: dict[str, dict[str, list[np.ndarray]]] = {}
     started = time.time()
     for rec in tqdm(recs, desc=f"evaluate {split}", disable=quiet, file=sys.stderr):
+        decoded: dict[tuple[float, ...], torch.Tensor] = {}  # plans equal for songs <= 30 s: decode once
         for strategy in STRATEGIES:
-            _, _, features = classifier.extract(rec.path, strategy)
+            key = tuple(classifier.plan(rec.duration_s, strategy).starts_s) if rec.duration_s >= 0.5 else (strategy,)
+            if key not in decoded:
+                decoded[key] = classifier.extract(rec.path, strategy)[2]
+            features = decoded[key]
             runs = {"shipped": classifier.predict_features(features)}
             for name, other in others.items():
                 runs[name] = (
