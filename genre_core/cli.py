@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from .aggregate import METHODS
-from .audio import AUDIO_EXTENSIONS
 from .errors import GenreCoreError
 from .export import error_record, results_csv, results_json
+from .library import find_audio_files
 from .windows import ALL_STRATEGIES, DEFAULT_TIMELINE_HOP_S
 from .windows import STRATEGIES as STRATEGIES_FOR_TAGS
 
@@ -36,12 +36,12 @@ class UsageError(Exception):
 
 
 def expand_paths(paths: Iterable[str]) -> list[Path]:
-    """Files as given; folders become their audio files, sorted, recursively."""
+    """Files as given; folders become their audio files (by extension or content), recursively."""
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+            found += find_audio_files(path)
         elif path.exists():
             found.append(path)
         else:

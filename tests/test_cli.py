@@ -113,3 +113,13 @@ def test_parallel_jobs_give_the_same_results_in_input_order(capsys):
         assert a["genre"] == b["genre"]
         for genre, p in a["probabilities"].items():
             assert b["probabilities"][genre] == pytest.approx(p, abs=1e-5)
+
+
+def test_a_folder_includes_audio_without_an_extension(capsys, tmp_path):
+    import soundfile as sf
+
+    samples, sr = sf.read(CLIPS["rock"], dtype="float32")
+    sf.write(tmp_path / "track01", samples, sr, format="FLAC")
+    (tmp_path / "cover.jpg").write_bytes(b"\xff\xd8\xff\xe0 not audio")
+    code, out, _ = run_cli(capsys, "predict", str(tmp_path), "--format", "json", "--quiet")
+    assert code == 0 and [Path(r["file"]).name for r in json.loads(out)] == ["track01"]
