@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from conftest import CLIPS
 from corpus import CASES, OK, Case, music, wav
 from genre_core import GenreClassifier, GenreCoreError
+from genre_core.bench import rss_bytes
 from genre_core.errors import AudioTooLongError
 
 
@@ -138,19 +139,14 @@ def test_eight_threads_get_exactly_their_sequential_results(classifier):
         np.testing.assert_array_equal(a, b)
 
 
-def rss_mb() -> float:
-    with open("/proc/self/statm") as handle:
-        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
 def test_memory_does_not_grow_over_200_predictions(classifier):
     data = [CLIPS[g].read_bytes() for g in ("blues", "classical", "hiphop", "metal")]
     for i in range(20):  # warm up allocator pools and caches
         classifier.predict(data[i % 4])
     gc.collect()
-    before = rss_mb()
+    before = rss_bytes() / 2**20
     for i in range(200):
         classifier.predict(data[i % 4])
     gc.collect()
-    growth = rss_mb() - before
+    growth = rss_bytes() / 2**20 - before
     assert growth < 25, f"RSS grew {growth:.1f} MB over 200 predictions"
