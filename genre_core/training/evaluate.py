@@ -89,11 +89,12 @@ def evaluate(
 ) -> dict[str, Any]:
     classifier = GenreClassifier.load(model_path, device="cpu")
     config, labels = classifier.config, classifier.labels
-    recs = [r for r in read_manifest(manifest, labels) if r.split == split]
+    everything = read_manifest(manifest, labels)
+    recs = [r for r in everything if r.split == split]
     others: dict[str, Any] = {}
     for name in baselines:
         if name == "mfcc":
-            train_recs = [r for r in read_manifest(manifest, labels) if r.split == "train"]
+            train_recs = [r for r in everything if r.split == "train"]
             others["mfcc_logreg"] = fit_mfcc_baseline(train_recs, config)
         else:
             others[Path(name).stem] = GenreClassifier(load_checkpoint(name), device="cpu")
