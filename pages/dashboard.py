@@ -29,14 +29,14 @@ def header_cards() -> None:
     )
 
 
-def classify(name: str, data: bytes) -> Prediction | None:
+def classify(name: str, data: bytes, key: str) -> Prediction | None:
     """Cached prediction, or None after showing the library's message."""
     if len(data) > MAX_UPLOAD_MB * 1024 * 1024:
         st.error(common.escape_markdown(f"'{name}' is {len(data) / 2**20:.0f} MB; the limit is {MAX_UPLOAD_MB} MB."))
         return None
     try:
         with st.spinner("Decoding and classifying…"):
-            return common.analyse(common.digest(data), settings.strategy, data, name)
+            return common.analyse(key, settings.strategy, data, name)
     except GenreCoreError as exc:
         st.error(common.escape_markdown(str(exc)))
     except Exception:  # the UI must never show a traceback; the library's typed errors are above
@@ -46,10 +46,10 @@ def classify(name: str, data: bytes) -> Prediction | None:
 
 def show_song(name: str, data: bytes) -> None:
     st.audio(data)
-    pred = classify(name, data)
+    key = common.digest(data)  # hashed once per rerun; every cache below is keyed on it
+    pred = classify(name, data, key)
     if pred is None:
         return
-    key = common.digest(data)
     ranked = pred.top_k(settings.top_k, settings.aggregate)
     genre, prob = ranked[0]
     title, badge = st.columns([4, 1])
