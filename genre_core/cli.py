@@ -177,6 +177,13 @@ def report_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _factors(text: str | None) -> tuple[float, ...] | None:
+    """'0.94,1.06' -> (0.94, 1.06); 'none' -> (); None -> leave the default."""
+    if text is None:
+        return None
+    return () if text.strip().lower() in ("", "none") else tuple(float(f) for f in text.split(","))
+
+
 def train_command(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
@@ -191,10 +198,24 @@ def train_command(args: argparse.Namespace) -> int:
             sizes["gru_hidden"] = args.gru_hidden
         model_cfg = replace(ModelConfig(), **sizes)
     settings = TrainSettings(
-        epochs=args.epochs, max_minutes=args.max_minutes, seed=args.seed, crops_per_genre=args.crops_per_genre
+        epochs=args.epochs,
+        max_minutes=args.max_minutes,
+        seed=args.seed,
+        crops_per_genre=args.crops_per_genre,
+        threads=args.threads,
+        track_raw=args.track_raw,
     )
+    ablations = {
+        "spec_augment": False if args.no_spec_augment else None,
+        "mixup_alpha": args.mixup_alpha,
+        "label_smoothing": args.label_smoothing,
+        "speed_factors": _factors(args.speed_factors),
+        "stretch_factors": _factors(args.stretch_factors),
+        "ema_decay": args.ema_decay,
+    }
+    settings = replace(settings, **{k: v for k, v in ablations.items() if v is not None})
     if args.no_augment:
-        settings = replace(settings, spec_augment=False, mixup_alpha=0.0, speed_factors=())
+        settings = replace(settings, spec_augment=False, mixup_alpha=0.0, speed_factors=(), stretch_factors=())
     summary = train(args.manifest, args.out, GenreConfig(model=model_cfg), settings, device=args.device)
     print(json.dumps({k: v for k, v in summary.items() if k != "history"}, indent=2))
     return 0
@@ -244,7 +265,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--crops-per-genre", type=int, default=400)
     t.add_argument("--max-minutes", type=float, default=45.0)
     t.add_argument("--seed", type=int, default=1234)
-    t.add_argument("--no-augment", action="store_true")
+    t.add_argument("--no-augment", action="store_true", help="no SpecAugment, mixup or rendered variants")
+    t.add_argument("--no-spec-augment", action="store_true")
+    t.add_argument("--mixup-alpha", type=float, default=None, help="0 turns mixup off (default 0.2)")
+    t.add_argument("--label-smoothing", type=float, default=None, help="default 0.05")
+    t.add_argument("--speed-factors", default=None, help="vari-speed copies, e.g. 0.944,1.059, or none")
+    t.add_argument("--stretch-factors", default=None, help="time-stretched copies, e.g. 0.94,1.06, or none")
+    t.add_argument("--ema-decay", type=float, default=None, help="weight averaging per step; 0 turns it off")
+    t.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    t.add_argument("--track-raw", action="store_true", help="also log valid metrics of the raw (unaveraged) weights")
     t.add_argument("--device", default="auto")
     t.set_defaults(func=train_command)
 

@@ -15,6 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import librosa
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -74,19 +75,18 @@ def check_groups_do_not_cross_splits(recordings: list[Recording]) -> None:
             raise ValueError(f"group '{rec.group}' is in both '{other}' and '{rec.split}'")
 
 
-def speed_factors_key(factors: tuple[float, ...]) -> str:
-    return ",".join(f"{f:g}" for f in factors)
-
-
-def _cache_key(path: Path, cfg: FeatureConfig, speed: float) -> str:
+def _cache_key(path: Path, cfg: FeatureConfig, speed: float, stretch: float) -> str:
     digest = hashlib.sha1(path.read_bytes()).hexdigest()
-    settings = json.dumps({"features": asdict(cfg), "speed": speed, "short_clip_padding": "loop"}, sort_keys=True)
+    fields = {"features": asdict(cfg), "speed": speed, "short_clip_padding": "loop"}
+    if stretch != 1.0:  # only in the key when used, so older caches stay valid
+        fields["stretch"] = stretch
+    settings = json.dumps(fields, sort_keys=True)
     return hashlib.sha1((digest + settings).encode()).hexdigest()
 
 
-def _compute(job: tuple[Path, FeatureConfig, float, Path]) -> Path:
-    path, cfg, speed, cache_dir = job
-    target = cache_dir / f"{_cache_key(path, cfg, speed)}.npy"
+def _compute(job: tuple[Path, FeatureConfig, float, float, Path]) -> Path:
+    path, cfg, speed, stretch, cache_dir = job
+    target = cache_dir / f"{_cache_key(path, cfg, speed, stretch)}.npy"
     if target.exists():
         return target
     torch.set_num_threads(1)
@@ -94,6 +94,9 @@ def _compute(job: tuple[Path, FeatureConfig, float, Path]) -> Path:
     if speed != 1.0:
         # Vari-speed (tape-style) change: pitch and tempo move together.
         audio = resample(audio, int(round(cfg.sample_rate * speed)), cfg.sample_rate)
+    if stretch != 1.0:
+        # Time-stretch (phase vocoder): tempo changes, pitch stays.
+        audio = librosa.effects.time_stretch(audio, rate=stretch).astype(np.float32)
     if audio.size < cfg.window_samples:  # pad exactly as inference pads short songs
         audio = fit_window(audio, cfg.window_samples, loop=True)
     db = LogMel(cfg).absolute_db(audio).numpy().astype(np.float16)
@@ -109,10 +112,16 @@ def build_cache(
     cache_dir: Path = DEFAULT_CACHE,
     speed: float = 1.0,
     workers: int = 2,
+    stretch: float = 1.0,
 ) -> list[np.ndarray]:
-    """Whole-recording absolute-dB log-mels `(n_mels, frames)`, computed at most once."""
+    """Whole-recording absolute-dB log-mels `(n_mels, frames)`, computed at most once.
+
+    `speed` renders a vari-speed copy (pitch and tempo together), `stretch`
+    a time-stretched one (tempo only; >1 is faster).
+    """
     cache_dir.mkdir(parents=True, exist_ok=True)
-    jobs = [(rec.path, cfg, speed, cache_dir) for rec in recordings]
+    jobs = [(rec.path, cfg, speed, stretch, cache_dir) for rec in recordings]
+    desc = f"features speed x{speed:g} stretch x{stretch:g}"
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        paths = list(tqdm(pool.map(_compute, jobs, chunksize=8), total=len(jobs), desc=f"features x{speed:g}"))
+        paths = list(tqdm(pool.map(_compute, jobs, chunksize=8), total=len(jobs), desc=desc))
     return [np.load(p) for p in paths]
