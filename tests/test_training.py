@@ -17,6 +17,7 @@ from genre_core.classifier import GenreClassifier
 from genre_core.cli import _factors
 from genre_core.config import GENRES, GenreConfig
 from genre_core.training.data import Recording, build_cache, read_manifest
+from genre_core.training.runs import summarise, table
 from genre_core.training.train import TrainSettings, WeightAverage, train
 
 FIELDS = ("path", "genre", "source", "quality", "split", "group", "duration_s")
@@ -131,6 +132,12 @@ def test_training_loop_learns_saves_and_the_checkpoint_classifies(tmp_path: Path
     assert summary["best_valid_macro_f1"] == pytest.approx(best)
     assert summary["settings"]["stretch_factors"] == [1.1]
     assert out.with_suffix(".log").read_text().count('"epoch"') == 6
+
+    row = summarise(out)
+    assert row["best_f1"] == pytest.approx(best)
+    assert row["last_f1"] == pytest.approx(np.mean([h["valid_macro_f1"] for h in history[-5:]]))
+    assert row["raw_best_f1"] == pytest.approx(max(h["raw_valid_macro_f1"] for h in history))
+    assert table([out]).splitlines()[2].startswith("| tiny | 472,186 | 6 |")
 
     checkpoint = load_checkpoint(out)
     assert checkpoint.training["best_epoch"] == summary["best_epoch"]
