@@ -51,7 +51,7 @@ class TrainSettings:
     time_masks: int = 2
     time_mask_width: int = 20
     speed_factors: tuple[float, ...] = (0.944, 1.059)
-    stretch_factors: tuple[float, ...] = ()
+    stretch_factors: tuple[float, ...] = (0.94, 1.06)
     ema_decay: float = 0.995  # 0: select and ship the raw weights
     track_raw: bool = False  # also score the raw weights each epoch (costs one more valid pass)
     patience: int = 10
