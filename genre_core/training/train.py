@@ -202,11 +202,9 @@ def train(
     train_specs = build_cache(train_recs, config.features, cache_dir)
     valid_specs = build_cache(valid_recs, config.features, cache_dir)
     specs, targets = list(train_specs), [labels.index(r.genre) for r in train_recs]
-    for factor in s.speed_factors:
-        specs += build_cache(train_recs, config.features, cache_dir, speed=factor)
-        targets += [labels.index(r.genre) for r in train_recs]
-    for factor in s.stretch_factors:
-        specs += build_cache(train_recs, config.features, cache_dir, stretch=factor)
+    variants = [{"speed": f} for f in s.speed_factors] + [{"stretch": f} for f in s.stretch_factors]
+    for variant in variants:  # rendered copies of the train split, one list per factor
+        specs += build_cache(train_recs, config.features, cache_dir, **variant)
         targets += [labels.index(r.genre) for r in train_recs]
     targets_arr = np.asarray(targets)
     valid_y = np.asarray([labels.index(r.genre) for r in valid_recs])
