@@ -30,7 +30,7 @@ def summarise(path: Path) -> dict[str, Any]:
         "minutes": training["wall_minutes"],
         "best_epoch": training["best_epoch"],
         "best_f1": training["best_valid_macro_f1"],
-        "best_acc": max(h["valid_acc"] for h in history if h["epoch"] == training["best_epoch"]),
+        "best_acc": next(h["valid_acc"] for h in history if h["epoch"] == training["best_epoch"]),
         "last_f1": float(np.mean([h["valid_macro_f1"] for h in tail])),
     }
     if "raw_valid_macro_f1" in history[0]:

@@ -68,7 +68,7 @@ def seed_everything(seed: int) -> None:
 
 
 class WeightAverage:
-    """Exponential moving average of the weights (BN statistics copied as they are averaged too).
+    """Exponential moving average of the weights and float buffers (BN statistics); counters are copied.
 
     Valid macro-F1 of the raw weights swings by +-0.05 from epoch to epoch on
     227 recordings; the average is smoother, so selecting on it is less luck.
@@ -222,6 +222,11 @@ def train(
     average = WeightAverage(model, s.ema_decay) if s.ema_decay > 0 else None
     selected = average.model if average else model
 
+    def valid_scores(weights: CRNN) -> tuple[float, float]:
+        """Track-level accuracy and macro-F1 on valid, over the app's window plan."""
+        pred = track_probabilities(weights, valid_specs, valid_recs, config, "spread", dev).argmax(1)
+        return float((pred == valid_y).mean()), float(f1_score(valid_y, pred, average="macro"))
+
     best = {"f1": -1.0, "epoch": -1, "state": None}
     history: list[dict[str, float]] = []
     for epoch in range(1, s.epochs + 1):
@@ -252,20 +257,11 @@ def train(
                 average.update(model)
             losses.append(loss.item())
             bar.set_postfix(loss=f"{np.mean(losses):.3f}")
-        pred = track_probabilities(selected, valid_specs, valid_recs, config, "spread", dev).argmax(1)
-        f1 = f1_score(valid_y, pred, average="macro")
-        acc = float((pred == valid_y).mean())
+        acc, f1 = valid_scores(selected)
         scheduler.step(f1)
-        row = {
-            "epoch": epoch,
-            "loss": float(np.mean(losses)),
-            "valid_acc": acc,
-            "valid_macro_f1": float(f1),
-        }
+        row = {"epoch": epoch, "loss": float(np.mean(losses)), "valid_acc": acc, "valid_macro_f1": f1}
         if average and s.track_raw:  # to measure what averaging buys
-            raw = track_probabilities(model, valid_specs, valid_recs, config, "spread", dev).argmax(1)
-            row["raw_valid_acc"] = float((raw == valid_y).mean())
-            row["raw_valid_macro_f1"] = float(f1_score(valid_y, raw, average="macro"))
+            row["raw_valid_acc"], row["raw_valid_macro_f1"] = valid_scores(model)
         row |= {
             "lr": optimiser.param_groups[0]["lr"],
             "minutes": (time.time() - started) / 60,
@@ -273,7 +269,7 @@ def train(
         history.append(row)
         log.info(json.dumps(row))
         if f1 > best["f1"]:
-            best = {"f1": float(f1), "epoch": epoch, "state": copy.deepcopy(selected.state_dict())}
+            best = {"f1": f1, "epoch": epoch, "state": copy.deepcopy(selected.state_dict())}
         if epoch - best["epoch"] >= s.patience:
             log.info("early stop: no valid macro-F1 gain for %d epochs", s.patience)
             break
