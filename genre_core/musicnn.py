@@ -1,0 +1,175 @@
+"""musicnn (Pons & Serra 2019) in PyTorch, and the transfer CRNN built on it.
+
+`Musicnn` is a layer-for-layer port of the `MSD_musicnn` graph in the
+`musicnn` 0.1.0 wheel (`musicnn/models.py: build_musicnn`), trained on the
+Million Song Dataset's 50 most used last.fm tags. Its weights are converted
+once from the wheel's TensorFlow checkpoint (`python -m genre_core.pretrained`)
+and proven equal to the original by `tests/test_musicnn_parity.py`.
+
+`MusicnnCRNN` keeps the pretrained front and mid end, reads their per-frame
+features with a bidirectional GRU and pools them into genre logits: the same
+CRNN shape as the from-scratch model, but starting from what was learned on
+far more music than ours. The original tag head stays, so one forward pass
+gives genres and the 50 MSD tags.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import ModelConfig
+
+#: The 50 MSD last.fm tags, in the order of the pretrained head's outputs.
+MSD_TAGS: tuple[str, ...] = (
+    "rock", "pop", "alternative", "indie", "electronic", "female vocalists", "dance", "00s",
+    "alternative rock", "jazz", "beautiful", "metal", "chillout", "male vocalists", "classic rock",
+    "soul", "indie rock", "Mellow", "electronica", "80s", "folk", "90s", "chill", "instrumental",
+    "punk", "oldies", "blues", "hard rock", "ambient", "acoustic", "experimental",
+    "female vocalist", "guitar", "Hip-Hop", "70s", "party", "country", "easy listening", "sexy",
+    "catchy", "funk", "electro", "heavy metal", "Progressive rock", "60s", "rnb", "indie pop",
+    "sad", "House", "happy",
+)  # fmt: skip
+
+#: TensorFlow's `tf.layers.batch_normalization` default; torch's is 1e-5.
+TF_BN_EPS = 1e-3
+N_MELS = 96
+FRONTEND_CHANNELS = 2 * 204 + 3 * 51  # 561: two timbral and three temporal blocks
+MIDEND_CHANNELS = 64
+EMBED_CHANNELS = FRONTEND_CHANNELS + 3 * MIDEND_CHANNELS  # 753 per frame: front end + three mid-end layers
+
+
+def _bn(channels: int) -> nn.Module:
+    return nn.BatchNorm1d(channels, eps=TF_BN_EPS)
+
+
+class _FreqPooledConv(nn.Module):
+    """conv → ReLU → batch norm → max over all frequencies (musicnn's order: BN after ReLU)."""
+
+    def __init__(self, filters: int, kernel: tuple[int, int], time_pad: tuple[int, int]) -> None:
+        super().__init__()
+        self.time_pad = time_pad
+        self.conv = nn.Conv2d(1, filters, kernel)
+        self.bn = nn.BatchNorm2d(filters, eps=TF_BN_EPS)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (batch, 1, time, freq)
+        x = F.pad(x, (0, 0, *self.time_pad))
+        return self.bn(F.relu(self.conv(x))).amax(dim=3)  # (batch, filters, time)
+
+
+class Musicnn(nn.Module):
+    """`(batch, 96 mels, frames)` log-compressed mel → per-frame features, pooled features and tag logits."""
+
+    def __init__(self, n_tags: int = len(MSD_TAGS)) -> None:
+        super().__init__()
+        self.input_bn = nn.BatchNorm2d(1, eps=TF_BN_EPS)
+        # Timbral: 7 frames x 38 or 67 mel bands ("valid" in frequency, time padded by 3 each side).
+        self.timbral = nn.ModuleList(
+            [_FreqPooledConv(204, (7, int(0.4 * N_MELS)), (3, 3)), _FreqPooledConv(204, (7, int(0.7 * N_MELS)), (3, 3))]
+        )
+        # Temporal: 128/64/32 frames x 1 band, TensorFlow "same" padding (the extra frame goes after).
+        self.temporal = nn.ModuleList(
+            [_FreqPooledConv(51, (k, 1), ((k - 1) // 2, k // 2)) for k in (128, 64, 32)]
+        )
+        self.mid = nn.ModuleList(
+            [nn.Conv1d(FRONTEND_CHANNELS, MIDEND_CHANNELS, 7, padding=3)]
+            + [nn.Conv1d(MIDEND_CHANNELS, MIDEND_CHANNELS, 7, padding=3) for _ in range(2)]
+        )
+        self.mid_bn = nn.ModuleList([_bn(MIDEND_CHANNELS) for _ in range(3)])
+        self.pool_bn = _bn(2 * EMBED_CHANNELS)
+        self.dense = nn.Linear(2 * EMBED_CHANNELS, 200)
+        self.dense_bn = _bn(200)
+        self.tag_head = nn.Linear(200, n_tags)
+
+    def frontend(self, x: torch.Tensor) -> torch.Tensor:
+        """`(batch, mels, frames)` → `(batch, 561, frames)`."""
+        x = self.input_bn(x.transpose(1, 2).unsqueeze(1))  # (batch, 1, time, freq), as the original
+        return torch.cat([block(x) for block in (*self.timbral, *self.temporal)], dim=1)
+
+    def midend(self, front: torch.Tensor) -> torch.Tensor:
+        """Three 1-D convs with residual connections; returns the dense concatenation `(batch, 753, frames)`."""
+        layers, x = [front], front
+        for i, (conv, bn) in enumerate(zip(self.mid, self.mid_bn, strict=True)):
+            out = bn(F.relu(conv(x)))
+            x = out if i == 0 else out + x
+            layers.append(x)
+        return torch.cat(layers, dim=1)
+
+    def pooled(self, embed: torch.Tensor) -> torch.Tensor:
+        """Max and mean over time, interleaved per channel as TensorFlow's flatten of `(753, 2)` leaves them."""
+        return torch.stack([embed.amax(dim=2), embed.mean(dim=2)], dim=2).flatten(1)
+
+    def penultimate(self, embed: torch.Tensor) -> torch.Tensor:
+        return self.dense_bn(F.relu(self.dense(self.pool_bn(self.pooled(embed)))))
+
+    def tag_logits(self, embed: torch.Tensor) -> torch.Tensor:
+        return self.tag_head(self.penultimate(embed))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Tag probabilities (sigmoid), as the original `extractor` returns them."""
+        return torch.sigmoid(self.tag_logits(self.midend(self.frontend(x))))
+
+
+class MusicnnCRNN(nn.Module):
+    """Pretrained musicnn front and mid end → frame pooling → projection → BiGRU → mean+max → genre logits.
+
+    `embed()` ends where the frozen part ends, so training can cache its output
+    once and train only `head_forward()` on it.
+    """
+
+    tag_labels: tuple[str, ...] = MSD_TAGS
+
+    def __init__(self, cfg: ModelConfig, n_mels: int, n_classes: int) -> None:
+        super().__init__()
+        if n_mels != N_MELS:
+            raise ValueError(f"musicnn reads {N_MELS} mel bands, not {n_mels}")
+        if cfg.pooling != "meanmax":
+            raise ValueError("the transfer CRNN pools with meanmax")
+        self.cfg = cfg
+        self.musicnn = Musicnn()
+        self.register_buffer("embed_mean", torch.zeros(EMBED_CHANNELS))
+        self.register_buffer("embed_std", torch.ones(EMBED_CHANNELS))
+        self.project = nn.Sequential(nn.Linear(EMBED_CHANNELS, cfg.embed_dim), nn.ReLU(), nn.Dropout(cfg.dropout))
+        self.gru = nn.GRU(
+            input_size=cfg.embed_dim,
+            hidden_size=cfg.gru_hidden,
+            num_layers=cfg.gru_layers,
+            batch_first=True,
+            bidirectional=True,
+            dropout=cfg.dropout if cfg.gru_layers > 1 else 0.0,
+        )
+        self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(4 * cfg.gru_hidden, n_classes))
+
+    def set_normalisation(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        self.embed_mean.copy_(mean)
+        self.embed_std.copy_(torch.clamp(std, min=1e-3))
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The frozen part: `(batch, 96, 187)` → per-frame musicnn features `(batch, 753, frames)`."""
+        return self.musicnn.midend(self.musicnn.frontend(x))
+
+    def steps(self, embed: torch.Tensor) -> torch.Tensor:
+        """Max-pool frames by `cfg.step_pool` → `(batch, steps, 753)`; cached in training."""
+        if self.cfg.step_pool > 1:
+            embed = F.max_pool1d(embed, self.cfg.step_pool, ceil_mode=True)
+        return embed.transpose(1, 2)
+
+    def head_forward(self, steps: torch.Tensor) -> torch.Tensor:
+        """`(batch, steps, 753)` → genre logits: the part trained on our data."""
+        z = self.project((steps - self.embed_mean) / self.embed_std)
+        seq, _ = self.gru(z)
+        return self.head(torch.cat([seq.mean(dim=1), seq.amax(dim=1)], dim=1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head_forward(self.steps(self.embed(x)))
+
+    def forward_with_tags(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Genre logits and MSD tag probabilities from one front-end pass."""
+        embed = self.embed(x)
+        return self.head_forward(self.steps(embed)), torch.sigmoid(self.musicnn.tag_logits(embed))
+
+    def for_inference(self) -> MusicnnCRNN:
+        return copy.deepcopy(self).eval()
