@@ -5,7 +5,7 @@ Run with `streamlit run app.py`. The pages only draw what genre_core computes.
 
 import streamlit as st
 
-from pages.common import sidebar
+from pages.state import sidebar
 
 st.set_page_config(page_title="Genre classifier", page_icon=":material/graphic_eq:", layout="wide")
 

@@ -15,13 +15,17 @@ from .checkpoint import Checkpoint, load_checkpoint
 from .config import GenreConfig
 from .errors import AudioTooLongError
 from .features import LogMel
-from .model import for_inference
 from .windows import DEFAULT_TIMELINE_HOP_S, WindowPlan, plan_windows, read_windows
 
 #: Windows per forward pass: bounds activation memory for long timelines.
 BATCH_WINDOWS = 64
 #: Longer files are refused before decoding: a 12-h stream is not a song.
 DEFAULT_MAX_DURATION_S = 4 * 3600.0
+#: What the `tags` of a prediction are, for every place that shows them.
+TAGS_SOURCE = (
+    "Million Song Dataset last.fm tags from the pretrained MSD_musicnn head: "
+    "independent per-tag probabilities, not trained on this project's genres"
+)
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -57,6 +61,9 @@ class Prediction:
     padded: bool
     source_name: str = ""
     features: np.ndarray | None = field(default=None, repr=False)  # (n_windows, n_mels, frames)
+    #: Tag probabilities of a pretrained tagging head `(n_windows, n_tags)`, where the model has one.
+    tag_probs: np.ndarray | None = field(default=None, repr=False)
+    tag_labels: tuple[str, ...] = ()
 
     def aggregate(self, method: str = "mean") -> np.ndarray:
         return aggregate(self.window_probs, method)
@@ -66,6 +73,12 @@ class Prediction:
 
     def genre(self, method: str = "mean") -> str:
         return self.top_k(1, method)[0][0]
+
+    def top_tags(self, k: int = 8, method: str = "mean") -> list[tuple[str, float]]:
+        """The pretrained head's most likely MSD tags (independent sigmoids, not a distribution)."""
+        if self.tag_probs is None:
+            return []
+        return top_k(aggregate(self.tag_probs, method), self.tag_labels, k)
 
     def to_dict(self, method: str = "mean", k: int = 5, file: str | None = None) -> dict[str, Any]:
         """The JSON schema the CLI and the app's downloads share."""
@@ -87,6 +100,12 @@ class Prediction:
             "aggregate": method,
             "strategy": self.strategy,
             "padded": self.padded,
+            "tags": None
+            if self.tag_probs is None
+            else {
+                "source": TAGS_SOURCE,
+                "top": [{"tag": t, "probability": round(p, 6)} for t, p in self.top_tags(k, method)],
+            },
             "error": None,
         }
 
@@ -101,8 +120,8 @@ class GenreClassifier:
         self.max_duration_s = max_duration_s
         self.config: GenreConfig = checkpoint.config
         self.device = pick_device(device)
-        # A fused, channels-last copy: same outputs (to ~1e-7), 2-3x faster on a CPU.
-        self.model = for_inference(checkpoint.model).to(self.device)
+        # Each family's fastest eval copy (the CRNN: BN fused, channels-last; same outputs to ~1e-7).
+        self.model = checkpoint.model.for_inference().to(self.device)
         self.logmel = LogMel(self.config.features)
         # Temperature scaling fitted on the valid split (1.0 = uncalibrated).
         self.temperature = float(checkpoint.calibration.get("temperature", 1.0))
@@ -155,9 +174,10 @@ class GenreClassifier:
         """Classify each window of `source`; nothing is decoded beyond them."""
         plan, duration, features = self.extract(source, strategy, name, hop_s)
         ends = np.minimum(plan.ends_s, duration) if plan.padded else plan.ends_s
+        logits, tags = self.logits_and_tags(features)
         return Prediction(
             labels=self.labels,
-            window_probs=self.predict_features(features),
+            window_probs=self.probabilities(logits),
             starts_s=plan.starts_s.copy(),
             ends_s=ends,
             duration_s=duration,
@@ -166,17 +186,37 @@ class GenreClassifier:
             padded=plan.padded,
             source_name=name or describe(source),
             features=features.numpy() if keep_features else None,
+            tag_probs=tags,
+            tag_labels=self.tag_labels if tags is not None else (),
         )
 
+    @property
+    def tag_labels(self) -> tuple[str, ...]:
+        return getattr(self.model, "tag_labels", ())
+
+    def probabilities(self, logits: torch.Tensor) -> np.ndarray:
+        return torch.softmax(logits / self.temperature, dim=-1).numpy()
+
     def predict_features(self, features: torch.Tensor) -> np.ndarray:
-        """`(n, n_mels, frames)` log-mel → `(n, n_classes)` probabilities."""
-        return torch.softmax(self.logits(features) / self.temperature, dim=-1).numpy()
+        """`(n, n_mels, frames)` model input → `(n, n_classes)` probabilities."""
+        return self.probabilities(self.logits(features))
 
     def logits(self, features: torch.Tensor) -> torch.Tensor:
         """Raw model outputs, in chunks so a long timeline keeps memory flat."""
-        chunks = []
+        return self.logits_and_tags(features, tags=False)[0]
+
+    def logits_and_tags(self, features: torch.Tensor, tags: bool = True) -> tuple[torch.Tensor, np.ndarray | None]:
+        """Genre logits, and the pretrained tag head's probabilities from the same pass where there is one."""
+        with_tags = tags and hasattr(self.model, "forward_with_tags")
+        logit_chunks, tag_chunks = [], []
         with torch.inference_mode():
             for start in range(0, features.shape[0], BATCH_WINDOWS):
                 batch = features[start : start + BATCH_WINDOWS].to(self.device)
-                chunks.append(self.model(batch).float().cpu())
-        return torch.cat(chunks) if chunks else torch.zeros(0, len(self.labels))
+                if with_tags:
+                    logits, tag_probs = self.model.forward_with_tags(batch)
+                    tag_chunks.append(tag_probs.float().cpu())
+                else:
+                    logits = self.model(batch)
+                logit_chunks.append(logits.float().cpu())
+        logits = torch.cat(logit_chunks) if logit_chunks else torch.zeros(0, len(self.labels))
+        return logits, torch.cat(tag_chunks).numpy() if tag_chunks else None

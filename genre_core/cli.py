@@ -15,12 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from .aggregate import METHODS
-from .errors import GenreCoreError
+from .errors import GenreCoreError, UsageError
 from .export import error_record, results_csv, results_json
 from .library import find_audio_files
 from .windows import ALL_STRATEGIES, DEFAULT_TIMELINE_HOP_S
 from .windows import STRATEGIES as STRATEGIES_FOR_TAGS
 
+MODEL_HELP = (
+    "a shipped model (musicnn_crnn: transfer CRNN; crnn: from scratch) or a checkpoint path; "
+    "default: the shipped model with the better valid macro-F1"
+)
 REFERENCE_ARCH = {
     "conv_channels": (32, 64, 128),
     "freq_pools": (2, 2, 2),
@@ -29,10 +33,6 @@ REFERENCE_ARCH = {
     "gru_layers": 1,
     "pooling": "last",
 }
-
-
-class UsageError(Exception):
-    """Bad command-line input: exit code 2."""
 
 
 def expand_paths(paths: Iterable[str]) -> list[Path]:
@@ -221,6 +221,27 @@ def train_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def train_transfer_command(args: argparse.Namespace) -> int:
+    from .training.transfer import TransferSettings, train_transfer, transfer_config
+
+    settings = TransferSettings(
+        epochs=args.epochs,
+        max_minutes=args.max_minutes,
+        seed=args.seed,
+        threads=args.threads,
+        finetune_midend=not args.frozen_midend,
+        lr=args.lr,
+        midend_lr=args.midend_lr,
+        mixup_alpha=args.mixup_alpha,
+        gain_db=args.gain_db,
+        windows_per_genre=args.windows_per_genre,
+    )
+    config = transfer_config(embed_dim=args.embed_dim, gru_hidden=args.gru_hidden, step_pool=args.step_pool)
+    summary = train_transfer(args.manifest, args.out, config, settings)
+    print(json.dumps({k: v for k, v in summary.items() if k != "history"}, indent=2))
+    return 0
+
+
 def evaluate_command(args: argparse.Namespace) -> int:
     from .training.evaluate import evaluate_command as run
 
@@ -245,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hop", type=float, default=DEFAULT_TIMELINE_HOP_S, help="timeline hop in seconds")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
-    p.add_argument("--model", default=None, help="checkpoint (default: models/genre_crnn.pt)")
+    p.add_argument("--model", default=None, help=MODEL_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.add_argument(
         "--jobs",
@@ -277,9 +298,27 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="auto")
     t.set_defaults(func=train_command)
 
+    tt = sub.add_parser("train-transfer", help="train the transfer CRNN (pretrained musicnn front end) from a manifest")
+    tt.add_argument("--manifest", required=True)
+    tt.add_argument("--out", required=True)
+    tt.add_argument("--epochs", type=int, default=30)
+    tt.add_argument("--max-minutes", type=float, default=30.0)
+    tt.add_argument("--seed", type=int, default=1234)
+    tt.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    tt.add_argument("--frozen-midend", action="store_true", help="train only the GRU head; keep the mid end as is")
+    tt.add_argument("--lr", type=float, default=1e-3, help="peak learning rate of the head (one-cycle)")
+    tt.add_argument("--midend-lr", type=float, default=1e-4, help="peak learning rate of the fine-tuned mid end")
+    tt.add_argument("--mixup-alpha", type=float, default=0.2)
+    tt.add_argument("--gain-db", type=float, default=6.0, help="half the training windows at a random gain of +-this")
+    tt.add_argument("--windows-per-genre", type=int, default=500, help="class-balanced windows per genre per epoch")
+    tt.add_argument("--embed-dim", type=int, default=128)
+    tt.add_argument("--gru-hidden", type=int, default=128)
+    tt.add_argument("--step-pool", type=int, default=4, help="frames max-pooled into one GRU step")
+    tt.set_defaults(func=train_transfer_command)
+
     e = sub.add_parser("evaluate", help="track-level metrics of a checkpoint on a split")
     e.add_argument("--manifest", required=True)
-    e.add_argument("--model", default=None)
+    e.add_argument("--model", default=None, help=MODEL_HELP)
     e.add_argument("--split", choices=("valid", "test"), default="valid")
     e.add_argument(
         "--baselines",
@@ -296,13 +335,13 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--window", type=int, default=1, help="window number, 1-based")
     x.add_argument("--genre", default=None, help="default: the predicted genre")
     x.add_argument("--out", default=None, help="save the (n_mels, frames) map as .npy")
-    x.add_argument("--model", default=None)
+    x.add_argument("--model", default=None, help=MODEL_HELP)
     x.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     x.set_defaults(func=explain_command)
 
     c = sub.add_parser("calibrate", help="fit temperature scaling on the valid split")
     c.add_argument("--manifest", required=True)
-    c.add_argument("--model", default=None)
+    c.add_argument("--model", default=None, help=MODEL_HELP)
     c.set_defaults(func=calibrate_command)
 
     g = sub.add_parser("tag", help="tag a whole music library into Parquet/CSV (resumable)")
@@ -315,12 +354,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--windows", choices=STRATEGIES_FOR_TAGS, default="spread")
     g.add_argument("--aggregate", choices=METHODS, default="mean")
     g.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
-    g.add_argument("--model", default=None)
+    g.add_argument("--model", default=None, help=MODEL_HELP)
     g.add_argument("--quiet", action="store_true")
     g.set_defaults(func=tag_command)
 
     r = sub.add_parser("report", help="markdown tables of the recorded metrics")
-    r.add_argument("--model", default=None)
+    r.add_argument("--model", default=None, help=MODEL_HELP)
     r.add_argument("--write", nargs="*", default=[], help="markdown files whose metrics markers to fill")
     r.set_defaults(func=report_command)
 

@@ -38,6 +38,12 @@ class FeatureConfig:
     top_db: float = 80.0
     min_seconds: float = 0.5
     silence_dbfs: float = -70.0
+    #: "db": dB below each window's own peak, floored at -top_db (the from-scratch CRNN);
+    #: "log10_1p": log10(1 + log_gain * mel power), musicnn's "logC" (absolute level, no floor).
+    compression: str = "db"
+    log_gain: float = 10000.0
+    #: Frames per window; 0 means every frame of a centred STFT. musicnn was trained on 187.
+    frames: int = 0
 
     @property
     def window_samples(self) -> int:
@@ -45,8 +51,8 @@ class FeatureConfig:
 
     @property
     def window_frames(self) -> int:
-        """Frames of a centred STFT over one window (130 for the defaults)."""
-        return 1 + self.window_samples // self.hop_length
+        """Frames per window: `frames`, or all of a centred STFT (130 for the defaults)."""
+        return self.frames or 1 + self.window_samples // self.hop_length
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,18 @@ class ModelConfig:
     gru_layers: int = 2
     dropout: float = 0.3
     pooling: str = "meanmax"  # "meanmax" over all steps, or "last" (reference app)
+    #: Which network reads the features: "crnn" (from scratch) or "musicnn_crnn" (pretrained front end).
+    family: str = "crnn"
+    #: musicnn_crnn only: frames max-pooled into one GRU step, and the projection width before the GRU.
+    step_pool: int = 4
+    embed_dim: int = 128
+
+
+def musicnn_features() -> FeatureConfig:
+    """What MSD_musicnn was trained on: 16 kHz, 512-point STFT, hop 256, 96 mels, logC, 187 frames."""
+    return FeatureConfig(
+        sample_rate=16000, n_fft=512, hop_length=256, n_mels=96, compression="log10_1p", log_gain=10000.0, frames=187
+    )
 
 
 @dataclass(frozen=True)

@@ -25,3 +25,7 @@ class AudioTooLongError(GenreCoreError):
 
 class CheckpointError(GenreCoreError):
     """A model file is missing, damaged or made for different code."""
+
+
+class UsageError(GenreCoreError):
+    """Bad command-line input: the CLI exits with code 2."""

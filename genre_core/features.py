@@ -51,8 +51,24 @@ class LogMel:
         return 10.0 * torch.log10(torch.clamp(self.power(audio), min=AMIN))
 
     def __call__(self, windows: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """Per-window log-mel in dB below its own peak, floored at -top_db."""
-        return relative_db(self.absolute_db(windows), self.cfg.top_db)
+        """Per-window model input `(n, n_mels, window_frames)`, compressed as the checkpoint says."""
+        return COMPRESSIONS[self.cfg.compression](self, windows)[..., : self.cfg.window_frames]
+
+    def log10_1p(self, audio: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """musicnn's "logC": log10(1 + C * mel power), computed in float32."""
+        return torch.log10(1.0 + self.cfg.log_gain * self.power(audio))
+
+    def relative(self, audio: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """dB below each window's own peak, floored at -top_db: gain-free."""
+        return relative_db(self.absolute_db(audio), self.cfg.top_db)
+
+    def floor(self) -> float:
+        """The value silence maps to: the darkest colour of a spectrogram of this input."""
+        return -self.cfg.top_db if self.cfg.compression == "db" else 0.0
+
+
+#: Feature compression by `FeatureConfig.compression`.
+COMPRESSIONS = {"db": LogMel.relative, "log10_1p": LogMel.log10_1p}
 
 
 def relative_db(absolute: torch.Tensor, top_db: float) -> torch.Tensor:

@@ -69,6 +69,9 @@ class CRNN(nn.Module):
         batch, channels, freq, steps = x.shape
         return x.permute(0, 3, 1, 2).reshape(batch, steps, channels * freq)
 
+    def for_inference(self) -> CRNN:
+        return for_inference(self)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         seq, _ = self.gru(self.embed(x))
         if self.cfg.pooling == "last":  # the reference app: only the final step

@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from .checkpoint import DEFAULT_MODEL_PATH
+from .checkpoint import resolve_model
 from .library import find_audio_files
 
 CHUNK_ROWS = 64
@@ -38,7 +38,7 @@ class TagOptions:
 
 def model_id(path: str | Path | None) -> str:
     """Short content hash of the checkpoint: which model produced a row."""
-    digest = hashlib.sha256(Path(path or DEFAULT_MODEL_PATH).read_bytes()).hexdigest()
+    digest = hashlib.sha256(resolve_model(path).read_bytes()).hexdigest()
     return digest[:12]
 
 

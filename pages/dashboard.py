@@ -5,14 +5,20 @@ from __future__ import annotations
 import streamlit as st
 
 from genre_core import GenreCoreError, Prediction
-from genre_core.classifier import device_name
+from genre_core.classifier import TAGS_SOURCE, device_name
 from genre_core.export import error_record, results_csv, results_json
-from pages import common
+from pages import figures, state
 
 MAX_UPLOAD_MB = st.get_option("server.maxUploadSize")
+INPUT_CAPTIONS = {
+    "db": "dB below the window's loudest bin, floored at −80 dB (black: the floor, silence). "
+    "The model sees this, normalised per mel band.",
+    "log10_1p": "log10(1 + 10000 · mel power) at 16 kHz, 96 bands, as musicnn was trained "
+    "(black: 0, silence). The pretrained front end reads exactly this.",
+}
 
-settings = common.settings()
-clf = common.classifier()
+settings = state.settings()
+clf = state.current_classifier()
 cfg = clf.config.features
 
 
@@ -21,32 +27,32 @@ def header_cards() -> None:
     cards[0].metric("Device", device_name(clf.device))
     cards[1].metric("Input", f"{cfg.n_mels}×{cfg.window_frames}", help="mel bands × frames per 3-s window")
     cards[2].metric("Windows", cfg.n_windows, help=f"{cfg.window_seconds:g}-s windows per song")
-    headline = common.headline_metrics(clf)
+    headline = state.headline_metrics(clf)
     cards[3].metric(
         "Test accuracy",
         f"{headline['accuracy']:.1%}" if headline else "n/a",
-        help="Track-level accuracy of the shipped model on the held-out test split (see the Model page).",
+        help="Track-level accuracy of the selected model on the held-out test split (see the Model page).",
     )
 
 
 def classify(name: str, data: bytes, key: str) -> Prediction | None:
     """Cached prediction, or None after showing the library's message."""
     if len(data) > MAX_UPLOAD_MB * 1024 * 1024:
-        st.error(common.escape_markdown(f"'{name}' is {len(data) / 2**20:.0f} MB; the limit is {MAX_UPLOAD_MB} MB."))
+        st.error(state.escape_markdown(f"'{name}' is {len(data) / 2**20:.0f} MB; the limit is {MAX_UPLOAD_MB} MB."))
         return None
     try:
         with st.spinner("Decoding and classifying…"):
-            return common.analyse(key, settings.strategy, data, name)
+            return state.analyse(key, settings.strategy, data, name, model=settings.model)
     except GenreCoreError as exc:
-        st.error(common.escape_markdown(str(exc)))
+        st.error(state.escape_markdown(str(exc)))
     except Exception:  # the UI must never show a traceback; the library's typed errors are above
-        st.error(common.escape_markdown(f"Something unexpected went wrong reading '{name}'. Try another file."))
+        st.error(state.escape_markdown(f"Something unexpected went wrong reading '{name}'. Try another file."))
     return None
 
 
 def show_song(name: str, data: bytes) -> None:
     st.audio(data)
-    key = common.digest(data)  # hashed once per rerun; every cache below is keyed on it
+    key = state.digest(data)  # hashed once per rerun; every cache below is keyed on it
     pred = classify(name, data, key)
     if pred is None:
         return
@@ -54,7 +60,7 @@ def show_song(name: str, data: bytes) -> None:
     genre, prob = ranked[0]
     title, badge = st.columns([4, 1])
     title.subheader(f"Predicted genre: **{genre}** ({prob:.1%})")
-    if common.is_ambiguous(pred, settings.aggregate):
+    if state.is_ambiguous(pred, settings.aggregate):
         badge.badge("ambiguous", icon=":material/help:", color="orange")
         second = pred.top_k(2, settings.aggregate)[1]
         st.warning(
@@ -66,10 +72,19 @@ def show_song(name: str, data: bytes) -> None:
         st.info(f"The recording is only {pred.duration_s:.1f} s long; it was looped to fill a {seconds:g}-s window.")
     st.caption(
         f"{settings.aggregate.capitalize()} of {len(pred.starts_s)} windows · "
-        f"{common.STRATEGY_LABELS[pred.strategy].lower()} · {pred.duration_s:.1f} s of audio · "
+        f"{state.STRATEGY_LABELS[pred.strategy].lower()} · {pred.duration_s:.1f} s of audio · "
         f"probabilities calibrated (temperature {clf.temperature:.2f})"
     )
-    st.plotly_chart(common.top_k_figure(ranked), width="stretch", key="topk_chart")
+    st.plotly_chart(figures.top_k_figure(ranked), width="stretch", key="topk_chart")
+    if pred.tag_probs is not None:
+        st.markdown("**Tags** · what the pretrained network hears beyond genre (era, instruments, voice, mood)")
+        st.dataframe(
+            figures.tags_table(pred, 8, settings.aggregate),
+            hide_index=True,
+            column_config=figures.probability_column(),
+            key="tags_table",
+        )
+        st.caption(TAGS_SOURCE + ". Each tag is a yes/no guess of its own, so they need not add up to 100 %.")
 
     record = pred.to_dict(settings.aggregate, settings.top_k, file=name)
     downloads = st.columns(2)
@@ -81,16 +96,16 @@ def show_song(name: str, data: bytes) -> None:
         st.subheader("Per window")
         left, right = st.columns([2, 3])
         left.dataframe(
-            common.window_table(pred),
+            figures.window_table(pred),
             hide_index=True,
-            column_config=common.probability_column(),
+            column_config=figures.probability_column(),
         )
-        right.plotly_chart(common.window_heatmap(pred), width="stretch", key="window_heatmap")
+        right.plotly_chart(figures.window_heatmap(pred), width="stretch", key="window_heatmap")
 
     if settings.show_timeline:
         st.subheader("Genre over time")
-        timeline = common.analyse(key, "timeline", data, name, settings.timeline_hop)
-        st.plotly_chart(common.timeline_figure(timeline), width="stretch", key="timeline")
+        timeline = state.analyse(key, "timeline", data, name, settings.timeline_hop, settings.model)
+        st.plotly_chart(figures.timeline_figure(timeline), width="stretch", key="timeline")
         st.caption(
             f"{len(timeline.starts_s)} windows, one every {settings.timeline_hop:g} s, each classified on its own. "
             "Useful for medleys and songs that change style."
@@ -99,15 +114,15 @@ def show_song(name: str, data: bytes) -> None:
     if settings.show_waveform:
         st.subheader("Waveform")
         try:
-            env = common.envelope(key, data)
-            st.plotly_chart(common.waveform_figure(env, pred), width="stretch", key="waveform")
+            env = state.envelope(key, data, cfg.sample_rate)
+            st.plotly_chart(figures.waveform_figure(env, pred), width="stretch", key="waveform")
             note = " (first 20 minutes shown)" if env.truncated else ""
             st.caption(f"Shaded: the analysed windows{note}.")
         except GenreCoreError as exc:
-            st.warning(common.escape_markdown(f"No waveform preview: {exc}"))
+            st.warning(state.escape_markdown(f"No waveform preview: {exc}"))
 
     if settings.show_mel and pred.features is not None:
-        st.subheader("Log-mel spectrogram (model input)")
+        st.subheader("Mel spectrogram (the model's own input)")
         index = st.select_slider(
             "Window",
             options=list(range(len(pred.starts_s))),
@@ -115,11 +130,11 @@ def show_song(name: str, data: bytes) -> None:
             key="mel_window",
         )
         start = float(pred.starts_s[index])
-        st.plotly_chart(common.mel_figure(pred.features[index], cfg, start), width="stretch", key="mel")
-        st.caption("dB below the window's loudest bin; the model sees this, normalised per mel band.")
+        st.plotly_chart(figures.mel_figure(pred.features[index], cfg, start), width="stretch", key="mel", theme=None)
+        st.caption(INPUT_CAPTIONS.get(cfg.compression, ""))
         if st.toggle(f"Why {genre}? Show the saliency map", key="explain"):
-            saliency = common.saliency(key, settings.strategy, index, genre, pred.features[index])
-            st.plotly_chart(common.saliency_figure(saliency, cfg, start), width="stretch", key="saliency")
+            saliency = state.saliency(key, settings.strategy, index, genre, pred.features[index], settings.model)
+            st.plotly_chart(figures.saliency_figure(saliency, cfg, start), width="stretch", key="saliency", theme=None)
             st.caption(
                 f"Red: regions whose hiding lowers P({genre}) — the sound the model relies on. Blue: regions "
                 "that argue against it. Each patch is replaced by the average level of its mel bands "
@@ -134,7 +149,7 @@ def show_batch(files: list) -> None:
     for number, upload in enumerate(files, 1):
         data = upload.getvalue()
         try:
-            pred = common.analyse(common.digest(data), settings.strategy, data, upload.name)
+            pred = state.analyse(state.digest(data), settings.strategy, data, upload.name, model=settings.model)
             records.append(pred.to_dict(settings.aggregate, max(3, settings.top_k), file=upload.name))
         except GenreCoreError as exc:
             records.append(error_record(upload.name, str(exc)))
@@ -143,10 +158,10 @@ def show_batch(files: list) -> None:
         progress.progress(number / len(files), text=f"Classified {number} of {len(files)}")
     progress.empty()
     st.dataframe(
-        common.batch_table(records),
+        figures.batch_table(records),
         hide_index=True,
         key="batch_table",
-        column_config=common.probability_column(),
+        column_config=figures.probability_column(),
     )
     downloads = st.columns(2)
     downloads[0].download_button("Download CSV", results_csv(records), "genres.csv", "text/csv")
@@ -159,7 +174,7 @@ upload_tab, record_tab = st.tabs(["Upload", "Record"])
 with upload_tab:
     uploads = st.file_uploader(
         "Upload songs (WAV, MP3, OGG, Opus, FLAC or M4A); several at once for a batch table",
-        type=common.UPLOAD_TYPES,
+        type=state.UPLOAD_TYPES,
         accept_multiple_files=True,
         key="upload",
     )

@@ -5,13 +5,43 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from genre_core.config import FeatureConfig, ModelConfig
 from genre_core.features import LogMel
 from genre_core.model import count_parameters
-from pages import common
+from pages import figures, state
 
-clf = common.classifier()
+clf = state.current_classifier()
 cfg = clf.config.features
 model_cfg = clf.config.model
+n_params = count_parameters(clf.checkpoint.model)
+
+
+def crnn_steps(cfg: FeatureConfig, m: ModelConfig) -> str:
+    return f"""3. **Log-mel spectrogram.** Each window becomes a picture of **{cfg.n_mels} mel bands ×
+   {cfg.window_frames} frames** (FFT size {cfg.n_fft}, hop {cfg.hop_length}), in dB below the window's
+   loudest point, floored at −{cfg.top_db:g} dB. Volume therefore does not matter, only the sound's shape.
+4. **CRNN.** {len(m.conv_channels)} convolution blocks ({", ".join(map(str, m.conv_channels))}
+   channels), trained from scratch on our data, read timbre and texture; a **{m.gru_layers}-layer
+   bidirectional GRU** ({m.gru_hidden} units each way) reads how that texture changes over the
+   window — rhythm, phrasing; the GRU's outputs are pooled over all time steps (mean and max) and a final
+   layer gives a probability for each of the {len(clf.labels)} genres. {n_params:,} parameters in all."""
+
+
+def musicnn_steps(cfg: FeatureConfig, m: ModelConfig) -> str:
+    return f"""3. **Mel spectrogram, as musicnn hears it.** Each window becomes **{cfg.n_mels} mel bands ×
+   {cfg.window_frames} frames** at {cfg.sample_rate} Hz (FFT size {cfg.n_fft}, hop {cfg.hop_length}),
+   compressed as log10(1 + {cfg.log_gain:g}·power): exactly the input the pretrained network was trained on.
+4. **Transfer CRNN.** The front and mid end of **MSD_musicnn** (Pons & Serra 2019), pretrained on the
+   Million Song Dataset's 50 most used last.fm tags, read each frame: vertical filters spanning 38 and 67
+   mel bands catch timbre, horizontal ones of 32–128 frames catch rhythm, and three 1-D layers combine
+   them into 753 numbers per frame. Every {m.step_pool} frames are pooled into one step; a
+   **bidirectional GRU** ({m.gru_hidden} units each way), trained on our data, reads the steps, and its
+   outputs, pooled over time, give a probability for each of the {len(clf.labels)} genres. The pretrained
+   tag head runs on the same features, so each song also gets its top MSD tags.
+   {n_params:,} parameters in all."""
+
+
+STEPS = {"crnn": crnn_steps, "musicnn_crnn": musicnn_steps}
 
 st.title("How it works")
 st.markdown(
@@ -25,19 +55,11 @@ Every song goes through the same five steps — in this app, in the command line
    chosen: *spread* evenly over the song (skipping a little of the intro and fade-out), or the *first 30 s*.
    Songs shorter than 30 s get overlapping windows; clips shorter than {cfg.window_seconds:g} s are looped
    to fill one window; under {cfg.min_seconds:g} s, or silent, they are refused.
-3. **Log-mel spectrogram.** Each window becomes a picture of **{cfg.n_mels} mel bands ×
-   {cfg.window_frames} frames** (FFT size {cfg.n_fft}, hop {cfg.hop_length}), in dB below the window's
-   loudest point, floored at −{cfg.top_db:g} dB. Volume therefore does not matter, only the sound's shape.
-4. **CRNN.** {len(model_cfg.conv_channels)} convolution blocks ({", ".join(map(str, model_cfg.conv_channels))}
-   channels) read timbre and texture; a **{model_cfg.gru_layers}-layer bidirectional GRU**
-   ({model_cfg.gru_hidden} units each way) reads how that texture changes over the
-   window — rhythm, phrasing; the GRU's outputs are pooled over all time steps (mean and max) and a final
-   layer gives a probability for each of the {len(clf.labels)} genres.
-   {count_parameters(clf.checkpoint.model):,} parameters in all.
+{STEPS[model_cfg.family](cfg, model_cfg)}
 5. **Aggregate.** The {cfg.n_windows} window predictions are combined into one answer:
 """
 )
-for text in common.AGGREGATION_HELP.values():
+for text in state.AGGREGATION_HELP.values():
     st.markdown(f"- {text}")
 st.markdown("Median and max are rescaled so the genres' probabilities add up to 100 %, like the mean's.")
 
@@ -51,4 +73,5 @@ example = (
     + 0.3 * beat * np.random.default_rng(0).standard_normal(t.size)
 ).astype(np.float32)
 features = LogMel(cfg)(example).numpy()
-st.plotly_chart(common.mel_figure(features, cfg), width="stretch", key="example_mel")
+st.plotly_chart(figures.mel_figure(features, cfg), width="stretch", key="example_mel", theme=None)
+st.caption("Black is the floor (silence); the brightest colour is the window's loudest bin.")

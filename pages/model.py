@@ -1,15 +1,78 @@
-"""Model: the shipped checkpoint's measured quality, read from the checkpoint."""
+"""Model: the shipped models compared, and the selected one's measured quality, read from the checkpoints."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from pages import common
+from genre_core.checkpoint import DEFAULT_MODEL, MODEL_TITLES
+from pages import figures, state
 
-clf = common.classifier()
+#: Names the evaluation gives each model, as people should read them.
+RUN_TITLES = {
+    "shipped": MODEL_TITLES[DEFAULT_MODEL],
+    "genre_crnn": MODEL_TITLES["crnn"],
+    "genre_musicnn_crnn": MODEL_TITLES["musicnn_crnn"],
+    "musicnn_probe": "Linear probe on frozen musicnn embeddings",
+    "mfcc_logreg": "MFCC + logistic regression (baseline a)",
+    "reference": "Reference CRNN-BiGRU (baseline b)",
+}
+
+
+def comparison(test: dict, labels: list[str]) -> None:
+    """Every model of the default model's test evaluation, side by side: same recordings, same windows."""
+    runs = test["models"]
+    ms = test.get("ms_per_recording", {})
+    rows = []
+    for name, table in runs.items():
+        head = table["spread/mean"]
+        by_source = head.get("by_source", {})
+        rows.append(
+            {
+                "model": RUN_TITLES.get(name, name),
+                "accuracy": head["accuracy"],
+                "macro_f1": head["macro_f1"],
+                "GTZAN acc": by_source.get("gtzan", {}).get("accuracy"),
+                "other sources acc": by_source.get("other", {}).get("accuracy"),
+                "ms": ms.get(name),
+            }
+        )
+    st.dataframe(
+        pd.DataFrame(rows).rename(columns={"macro_f1": "macro-F1", "ms": "ms per song"}),
+        hide_index=True,
+        column_config={
+            c: st.column_config.NumberColumn(format="%.3f")
+            for c in ("accuracy", "macro-F1", "GTZAN acc", "other sources acc")
+        },
+    )
+    per_genre = pd.DataFrame(
+        {
+            RUN_TITLES.get(name, name): {g: table["spread/mean"]["per_genre"][g]["f1-score"] for g in labels}
+            for name, table in runs.items()
+            if "per_genre" in table["spread/mean"]
+        }
+    )
+    st.markdown("**F1 per genre**")
+    st.dataframe(per_genre, column_config={c: st.column_config.NumberColumn(format="%.2f") for c in per_genre})
+    timed = [r for r in rows if r["ms"] is not None]
+    if timed:
+        st.plotly_chart(figures.accuracy_speed_figure(timed), width="stretch", key="accuracy_speed")
+        st.caption(
+            "ms per song: wall time per test recording in the same evaluation run (decode, features and model for "
+            "ten windows, CPU, 2 threads); `python -m genre_core bench` measures warm speed against the reference."
+        )
+
+
+default = state.classifier(DEFAULT_MODEL)
+default_test = default.metrics.get("test")
+st.title("The models")
+if default_test:
+    st.subheader(f"Compared on the test split ({default_test['recordings']} recordings)")
+    comparison(default_test, list(default.labels))
+
+clf = state.current_classifier()
 labels = list(clf.labels)
-st.title("The shipped model")
+st.header(MODEL_TITLES.get(state.settings().model, "The selected model"))
 
 test = clf.metrics.get("test")
 if not test:
@@ -52,7 +115,7 @@ st.dataframe(
 )
 
 st.subheader("Confusion matrix (test split)")
-st.plotly_chart(common.confusion_figure(head["confusion_matrix"], labels), width="stretch", key="confusion")
+st.plotly_chart(figures.confusion_figure(head["confusion_matrix"], labels), width="stretch", key="confusion")
 
 st.subheader("Against the baselines (test split, same windows)")
 rows = []
@@ -97,11 +160,11 @@ if counts:
     st.dataframe(pd.DataFrame(counts).reindex(labels).fillna(0).astype(int), width="content")
 st.markdown(
     f"""
-- Trained on {sum(counts.get("train", {}).values())} recordings: partial GTZAN plus 30–60-s previews
-  from the 4Q and Emotify research datasets; best epoch {training.get("best_epoch")} of
+- Trained on {sum(counts.get("train", {}).values())} recordings: GTZAN (complete but for country, hiphop
+  and metal) plus 30–60-s previews from the 4Q and Emotify research datasets; best epoch {training.get("best_epoch")} of
   {training.get("epochs_run")}, {training.get("wall_minutes")} min on {training.get("device", "cpu")}.
 - Ten genres only: music outside them (electronic, folk, Latin…) is forced into the nearest of the ten.
-- GTZAN's known faults (repeated artists, a few mislabels) and small test classes (3 disco recordings)
-  make per-genre figures noisy; treat differences of a few points as noise.
+- GTZAN's known faults (repeated artists, a few mislabels) and small test classes make per-genre
+  figures noisy; treat differences of a few points as noise.
 """
 )

@@ -62,7 +62,9 @@ def main(wheel_dir: str, out_dir: str) -> None:
     names = [v.name.split(":")[0] for v in variables]
     total = sum(int(np.prod(v.shape)) for v in values)
     print(f"{len(values)} variables, {total} weights")
-    np.savez(out / "msd_musicnn_tf.npz", **{f"{i:03d}|{n}": v for i, (n, v) in enumerate(zip(names, values))})
+    np.savez(
+        out / "msd_musicnn_tf.npz", **{f"{i:03d}|{n}": v for i, (n, v) in enumerate(zip(names, values, strict=True))}
+    )
 
     patch = input_patch(FIXTURE_CLIP)
     outs = sess.run(

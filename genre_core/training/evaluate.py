@@ -24,9 +24,10 @@ from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
 from ..aggregate import METHODS, aggregate
-from ..checkpoint import DEFAULT_MODEL_PATH, load_checkpoint, save_checkpoint
+from ..checkpoint import Checkpoint, build_model, load_checkpoint, resolve_model, save_checkpoint
 from ..classifier import GenreClassifier
 from ..config import GenreConfig
+from ..errors import UsageError
 from ..windows import STRATEGIES
 from .data import Recording, build_cache, read_manifest
 from .train import window_batch
@@ -42,7 +43,7 @@ def mfcc_stats(features: torch.Tensor | np.ndarray, n_mfcc: int = 20) -> np.ndar
 
 
 def fit_mfcc_baseline(recs: list[Recording], config: GenreConfig) -> Any:
-    """Baseline (a): logistic regression on MFCC statistics of training windows."""
+    """Baseline (a): logistic regression on MFCC statistics of training windows (the from-scratch log-mel)."""
     specs = build_cache(recs, config.features)
     xs, ys = [], []
     for spec, rec in zip(specs, recs, strict=True):
@@ -51,6 +52,63 @@ def fit_mfcc_baseline(recs: list[Recording], config: GenreConfig) -> Any:
         ys += [config.labels.index(rec.genre)] * len(x)
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, class_weight="balanced", C=0.5))
     return model.fit(np.concatenate(xs), np.asarray(ys))
+
+
+class MfccBaseline:
+    """Baseline (a) behind the classifier interface evaluation uses: its own features, window probabilities."""
+
+    def __init__(self, train_recs: list[Recording]) -> None:
+        self.config = GenreConfig()
+        self.extractor = GenreClassifier(Checkpoint(build_model(self.config), self.config), device="cpu")
+        self.model = fit_mfcc_baseline(train_recs, self.config)
+
+    def window_probs(self, path: Path, strategy: str) -> np.ndarray:
+        return self.model.predict_proba(mfcc_stats(self.extractor.extract(path, strategy)[2]))
+
+
+class ModelRun:
+    """A checkpoint through the app's path: decode its own way, classify every window."""
+
+    def __init__(self, classifier: GenreClassifier) -> None:
+        self.classifier = classifier
+
+    def window_probs(self, path: Path, strategy: str) -> np.ndarray:
+        return self.classifier.predict(path, strategy).window_probs
+
+
+class LinearProbe:
+    """The linear probe of issue 12: logistic regression on frozen, window-averaged musicnn embeddings.
+
+    Each window's embedding is the pretrained model's own pooling (max and mean over time of
+    the 753 per-frame features); a recording is the mean of its windows. Fitted on the train
+    split's cached front-end windows (the transfer CRNN's training cache), so it sees what
+    the transfer CRNN's head saw, with no recurrent layer and no fine-tuning.
+    """
+
+    def __init__(self, train_recs: list[Recording], labels: tuple[str, ...]) -> None:
+        from ..musicnn import MusicnnCRNN
+        from .transfer import DEFAULT_CACHE, TransferSettings, frontend_cache, new_model, transfer_config
+
+        config = transfer_config()
+        self.model: MusicnnCRNN = new_model(config).for_inference()
+        self.extractor = GenreClassifier(Checkpoint(self.model, config), device="cpu")
+        s = TransferSettings()
+        fronts = frontend_cache(train_recs, self.extractor, "timeline", s.train_hop_s, s.gain_db, DEFAULT_CACHE, s.seed)
+        keep = [i for i, f in enumerate(fronts) if len(f)]
+        x = np.stack([self._pool(torch.from_numpy(fronts[i]).float()).mean(axis=0) for i in keep])
+        y = np.asarray([labels.index(train_recs[i].genre) for i in keep])
+        self.probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000, class_weight="balanced", C=0.1))
+        self.probe.fit(x, y)
+
+    @torch.inference_mode()
+    def _pool(self, front: torch.Tensor) -> np.ndarray:
+        return self.model.musicnn.pooled(self.model.musicnn.midend(front)).numpy()
+
+    @torch.inference_mode()
+    def window_probs(self, path: Path, strategy: str) -> np.ndarray:
+        features = self.extractor.extract(path, strategy)[2]
+        pooled = self._pool(self.model.musicnn.frontend(features)).mean(axis=0, keepdims=True)
+        return self.probe.predict_proba(pooled)  # one row: the probe sees the recording, not windows
 
 
 def scores(y: np.ndarray, probs: np.ndarray, labels: tuple[str, ...]) -> dict[str, Any]:
@@ -87,40 +145,44 @@ def full_report(y: np.ndarray, probs: np.ndarray, labels: tuple[str, ...], famil
 def evaluate(
     manifest: str | Path, split: str, model_path: str | Path | None, baselines: list[str], quiet: bool = False
 ) -> dict[str, Any]:
+    """Every model classifies every recording of `split` through its own decode and features.
+
+    `baselines`: "mfcc" (baseline a), "probe" (the musicnn linear probe), or checkpoints
+    (a path or a shipped model's name). Each model's wall time per recording is recorded too.
+    """
     classifier = GenreClassifier.load(model_path, device="cpu")
-    config, labels = classifier.config, classifier.labels
+    labels = classifier.labels
     everything = read_manifest(manifest, labels)
     recs = [r for r in everything if r.split == split]
-    others: dict[str, Any] = {}
+    train_recs = [r for r in everything if r.split == "train"]
+    runs: dict[str, Any] = {"shipped": ModelRun(classifier)}
     for name in baselines:
         if name == "mfcc":
-            train_recs = [r for r in everything if r.split == "train"]
-            others["mfcc_logreg"] = fit_mfcc_baseline(train_recs, config)
+            runs["mfcc_logreg"] = MfccBaseline(train_recs)
+        elif name == "probe":
+            runs["musicnn_probe"] = LinearProbe(train_recs, labels)
         else:
-            others[Path(name).stem] = GenreClassifier(load_checkpoint(name), device="cpu")
+            runs[Path(str(name)).stem] = ModelRun(GenreClassifier(load_checkpoint(resolve_model(name)), device="cpu"))
     y = np.asarray([labels.index(r.genre) for r in recs])
     families = np.asarray([r.family for r in recs])
     window_probs: dict[str, dict[str, list[np.ndarray]]] = {}
-    started = time.time()
+    seconds: dict[str, float] = dict.fromkeys(runs, 0.0)
     for rec in tqdm(recs, desc=f"evaluate {split}", disable=quiet, file=sys.stderr):
-        decoded: dict[tuple[float, ...], torch.Tensor] = {}  # plans equal for songs <= 30 s: decode once
-        for strategy in STRATEGIES:
-            key = tuple(classifier.plan(rec.duration_s, strategy).starts_s) if rec.duration_s >= 0.5 else (strategy,)
-            if key not in decoded:
-                decoded[key] = classifier.extract(rec.path, strategy)[2]
-            features = decoded[key]
-            runs = {"shipped": classifier.predict_features(features)}
-            for name, other in others.items():
-                runs[name] = (
-                    other.predict_proba(mfcc_stats(features))
-                    if name == "mfcc_logreg"
-                    else other.predict_features(features)
-                )
-            for name, probs in runs.items():
+        short = rec.duration_s <= 30.0  # both strategies plan the same windows: classify once
+        for name, run in runs.items():
+            for strategy in STRATEGIES:
+                if short and strategy != STRATEGIES[0]:
+                    probs = window_probs[name][STRATEGIES[0]][-1]
+                else:
+                    started = time.perf_counter()
+                    probs = run.window_probs(rec.path, strategy)
+                    if strategy == STRATEGIES[0]:
+                        seconds[name] += time.perf_counter() - started
                 window_probs.setdefault(name, {}).setdefault(strategy, []).append(probs)
-    seconds = time.time() - started
 
-    results: dict[str, Any] = {"split": split, "recordings": len(recs), "seconds": round(seconds, 1), "models": {}}
+    results: dict[str, Any] = {"split": split, "recordings": len(recs), "seconds": round(sum(seconds.values()), 1)}
+    results["ms_per_recording"] = {name: round(1000 * t / max(len(recs), 1), 1) for name, t in seconds.items()}
+    results["models"] = {}
     for name, by_strategy in window_probs.items():
         table = {}
         for strategy, per_track in by_strategy.items():
@@ -129,7 +191,7 @@ def evaluate(
                 key = f"{strategy}/{method}"
                 table[key] = (
                     full_report(y, probs, labels, families)
-                    if name == "shipped" and (strategy, method) == HEADLINE
+                    if (strategy, method) == HEADLINE
                     else scores(y, probs, labels)
                 )
         results["models"][name] = table
@@ -142,8 +204,6 @@ def evaluate(
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
-    from ..cli import UsageError
-
     manifest = Path(args.manifest)
     if not manifest.is_file():
         raise UsageError(f"no manifest at '{manifest}': the full-dataset evaluation needs ../shared/data")
@@ -151,7 +211,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2))
     if args.save:
-        save_metrics(Path(args.model) if args.model else DEFAULT_MODEL_PATH, results)
+        save_metrics(resolve_model(args.model), results)
     print_summary(results)
     return 0
 

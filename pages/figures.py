@@ -1,14 +1,7 @@
-"""What every page shares: the sidebar settings, the cached model, figures.
-
-The UI stays thin: everything computed here comes from genre_core; this
-module only caches it per process (model) or per upload (prediction) and
-turns it into plotly figures.
-"""
+"""Figures and tables: plotly and pandas views of what genre_core computed. No state, no caching."""
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,99 +9,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from genre_core import GenreClassifier, Prediction
-from genre_core.explain import occlusion_saliency
-from genre_core.preview import Envelope, frame_times, mel_band_hz, waveform_envelope
-
-AGGREGATION_HELP = {
-    "mean": "Mean: the average belief over all windows. Steady; the default.",
-    "median": "Median: each genre's middle window. Ignores a few odd windows.",
-    "max": "Max: each genre's strongest window. Shows a style that appears only briefly.",
-}
-STRATEGY_LABELS = {"spread": "Spread over the whole song", "first30": "First 30 seconds"}
-AMBIGUOUS_MARGIN = 0.10
-UPLOAD_TYPES = ["wav", "mp3", "ogg", "opus", "flac", "m4a"]
-
-
-@dataclass(frozen=True)
-class Settings:
-    aggregate: str
-    top_k: int
-    strategy: str
-    show_windows: bool
-    show_waveform: bool
-    show_mel: bool
-    show_timeline: bool
-    timeline_hop: float
-
-
-def sidebar() -> Settings:
-    """Draw the shared sidebar; its values persist across pages in session state."""
-    with st.sidebar:
-        st.header("Settings")
-        method = st.radio(
-            "Aggregation",
-            list(AGGREGATION_HELP),
-            format_func=str.capitalize,
-            key="aggregate",
-            help="\n\n".join(AGGREGATION_HELP.values()),
-        )
-        st.caption(AGGREGATION_HELP[method])
-        k = st.slider("Top-K genres", 1, 10, 5, key="top_k")
-        strategy = st.radio("Windows", list(STRATEGY_LABELS), format_func=STRATEGY_LABELS.get, key="strategy")
-        st.divider()
-        show_windows = st.toggle("Per-window results", True, key="show_windows")
-        show_waveform = st.toggle("Waveform", True, key="show_waveform")
-        show_mel = st.toggle("Mel spectrogram", True, key="show_mel")
-        show_timeline = st.toggle("Genre over time", False, key="show_timeline")
-        hop = st.slider("Timeline hop (s)", 1.0, 15.0, 3.0, 0.5, key="timeline_hop", disabled=not show_timeline)
-    return Settings(method, k, strategy, show_windows, show_waveform, show_mel, show_timeline, hop)
-
-
-def settings() -> Settings:
-    """The sidebar values, as the entry script stored them on this run."""
-    return st.session_state["settings"]
-
-
-@st.cache_resource(show_spinner="Loading the model…")
-def classifier() -> GenreClassifier:
-    """One model per process, shared by every session (predict is stateless)."""
-    return GenreClassifier.load()
-
-
-_MARKDOWN_SPECIALS = "\\`*_{}[]()<>#+-.!|~$:"
-
-
-def escape_markdown(text: str) -> str:
-    """Show user-supplied text (file names) literally: no links, images or HTML."""
-    return "".join("\\" + ch if ch in _MARKDOWN_SPECIALS else ch for ch in text)
-
-
-def digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def analyse(content_hash: str, strategy: str, _data: bytes, name: str, hop_s: float = 3.0) -> Prediction:
-    """Run the model once per (file content, window strategy); re-aggregating is free."""
-    keep = strategy != "timeline"  # a long timeline's spectrograms are not drawn; do not cache them
-    return classifier().predict(_data, strategy=strategy, keep_features=keep, name=name, hop_s=hop_s)
-
-
-@st.cache_data(max_entries=64, show_spinner="Measuring which regions matter…")
-def saliency(content_hash: str, strategy: str, window: int, genre: str, _features: np.ndarray) -> np.ndarray:
-    return occlusion_saliency(classifier(), _features, genre)
-
-
-def is_ambiguous(pred: Prediction, method: str) -> bool:
-    """Top two genres within AMBIGUOUS_MARGIN of each other."""
-    top = pred.top_k(2, method)
-    return len(top) > 1 and top[0][1] - top[1][1] < AMBIGUOUS_MARGIN
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def envelope(content_hash: str, _data: bytes) -> Envelope:
-    return waveform_envelope(_data, classifier().config.features)
+from genre_core import Prediction
+from genre_core.features import LogMel
+from genre_core.preview import Envelope, frame_times, mel_band_hz
 
 
 def top_k_figure(ranked: list[tuple[str, float]]) -> go.Figure:
@@ -200,9 +103,29 @@ def window_map_figure(values: np.ndarray, cfg: Any, start_s: float, hover_value:
     return fig
 
 
+#: How each feature compression reads in a hover and on the colour bar.
+INPUT_UNITS = {"db": ("dB", "%{z:.1f} dB"), "log10_1p": ("log₁₀(1+C·P)", "%{z:.2f}")}
+
+
 def mel_figure(features: np.ndarray, cfg: Any, start_s: float = 0.0) -> go.Figure:
-    """One window's log-mel in dB."""
-    return window_map_figure(features, cfg, start_s, "%{z:.1f} dB", colorscale="Magma", colorbar=dict(title="dB"))
+    """One window of the model's own input, its floor (silence) drawn in the scale's darkest colour.
+
+    As librosa's `specshow`: the colour range runs from the input's floor to the window's
+    loudest value, so silence and quiet high bands are black, never the brightest thing.
+    """
+    floor = LogMel(cfg).floor()
+    top = max(float(np.max(features)), floor + 1e-3)
+    unit, value = INPUT_UNITS.get(cfg.compression, ("", "%{z:.2f}"))
+    return window_map_figure(
+        features,
+        cfg,
+        start_s,
+        value + f" (floor, silence: {floor:g})",
+        colorscale="Magma",
+        zmin=floor,
+        zmax=top,
+        colorbar=dict(title=unit),
+    )
 
 
 def saliency_figure(saliency_map: np.ndarray, cfg: Any, start_s: float) -> go.Figure:
@@ -240,11 +163,6 @@ def confusion_figure(matrix: list[list[int]], labels: list[str]) -> go.Figure:
         margin=dict(l=10, r=10, t=10, b=40),
     )
     return fig
-
-
-def headline_metrics(clf: GenreClassifier) -> dict[str, Any] | None:
-    """The shipped model's test-split headline, if its checkpoint records one."""
-    return clf.metrics.get("test", {}).get("headline")
 
 
 def timeline_figure(pred: Prediction) -> go.Figure:
@@ -287,3 +205,30 @@ def batch_table(records: list[dict[str, Any]]) -> pd.DataFrame:
             for r in records
         ]
     )
+
+
+def tags_table(pred: Prediction, k: int = 8, method: str = "mean") -> pd.DataFrame:
+    """The pretrained head's top MSD tags, for models that have one."""
+    return pd.DataFrame([{"tag": t, "probability": p} for t, p in pred.top_tags(k, method)])
+
+
+def accuracy_speed_figure(rows: list[dict[str, Any]]) -> go.Figure:
+    """Each model as a point: test accuracy against milliseconds per song (lower-right is worse)."""
+    fig = go.Figure(
+        go.Scatter(
+            x=[r["ms"] for r in rows],
+            y=[r["accuracy"] for r in rows],
+            mode="markers+text",
+            text=[r["model"] for r in rows],
+            textposition="top center",
+            marker=dict(size=14),
+            hovertemplate="%{text}: %{y:.1%} at %{x:.0f} ms per song<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        xaxis=dict(title="ms per song (ten windows, 2 CPU threads)", rangemode="tozero"),
+        yaxis=dict(title="test accuracy", tickformat=".0%"),
+        height=360,
+        margin=dict(l=10, r=10, t=30, b=40),
+    )
+    return fig
