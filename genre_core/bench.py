@@ -3,9 +3,11 @@
 Baseline, as the best-known open CRNN-BiGRU Streamlit genre app documents its
 pipeline: `librosa.load(path, sr=22050, mono=True)` of the whole file, keep the
 first 30 s (pad if shorter), ten 3-s slices, `librosa.feature.melspectrogram`
-+ `power_to_db` per slice, then the model. Both sides run the same weights, so
-the ratio measures the pipeline. Figures are medians and minima of warm runs;
-memory is the peak RSS growth during one call, sampled every millisecond.
++ `power_to_db` per slice, then that app's own network size (`REFERENCE_ARCH`:
+3 conv blocks, one GRU layer of 128). Each shipped model runs the project's
+pipeline on the same files in the same run; the ratio is reference time / model
+time. Figures are medians and minima of warm runs; memory is the peak RSS growth
+during one call, sampled every millisecond.
 """
 
 from __future__ import annotations
@@ -146,12 +148,27 @@ def _real_music(seconds: float) -> np.ndarray:
     return (0.3 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 2 * t))).astype(np.float32)
 
 
-def cold_start(path: Path, baseline: bool) -> float:
+def reference_classifier() -> GenreClassifier:
+    """The reference app's network size at its 22050 Hz / 128-mel input (untrained: timing only)."""
+    from .checkpoint import Checkpoint, build_model
+    from .cli import REFERENCE_ARCH
+    from .config import GenreConfig, ModelConfig
+
+    config = GenreConfig(model=ModelConfig(**REFERENCE_ARCH))
+    torch.manual_seed(0)
+    return GenreClassifier(Checkpoint(build_model(config).eval(), config), device="cpu")
+
+
+def cold_start(path: Path, model: str | None) -> float:
+    """Seconds from a fresh interpreter to the first prediction; `model` None runs the reference pipeline."""
     code = (
         "import time; t=time.perf_counter();"
         "from genre_core.classifier import GenreClassifier; from genre_core import bench;"
-        "c=GenreClassifier.load(device='cpu');"
-        + (f"bench.baseline_pipeline(c, {str(path)!r})" if baseline else f"c.predict({str(path)!r})")
+        + (
+            f"bench.baseline_pipeline(bench.reference_classifier(), {str(path)!r})"
+            if model is None
+            else f"GenreClassifier.load({model!r}, device='cpu').predict({str(path)!r})"
+        )
         + ";print(time.perf_counter()-t)"
     )
     started = time.perf_counter()
@@ -237,8 +254,40 @@ def tagging_bench(folder: Path, fallback: Path, count: int, workers: int) -> dic
     }
 
 
+@torch.inference_mode()
+def model_profile(clf: GenreClassifier, path: Path, runs: int) -> dict[str, float]:
+    """Where a musicnn-family model's time goes on ten windows: ms per stage, median of `runs`."""
+    features = clf.extract(str(path), "spread")[2]
+    net = clf.model
+    stages: dict[str, Callable[[], Any]] = {
+        "timbral 7x38": lambda: net.musicnn.timbral[0](net.musicnn.input_bn(features.transpose(1, 2).unsqueeze(1))),
+        "timbral 7x67": lambda: net.musicnn.timbral[1](net.musicnn.input_bn(features.transpose(1, 2).unsqueeze(1))),
+        "temporal 128/64/32x1": lambda: [
+            b(net.musicnn.input_bn(features.transpose(1, 2).unsqueeze(1))) for b in net.musicnn.temporal
+        ],
+        "whole front end": lambda: net.musicnn.frontend(features),
+        "whole model + tags": lambda: net.forward_with_tags(features),
+        "plain port (no pooling reorder), whole model": lambda: clf.checkpoint.model.forward_with_tags(features),
+    }
+    out = {}
+    for name, fn in stages.items():
+        fn()
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - started)
+        out[name] = round(1000 * statistics.median(times), 1)
+    return out
+
+
 def run_bench(args: argparse.Namespace) -> int:
-    clf = GenreClassifier.load(device="cpu")
+    from .checkpoint import DEFAULT_MODEL, SHIPPED_MODELS
+
+    models = {
+        name: GenreClassifier.load(name, device="cpu") for name in SHIPPED_MODELS if SHIPPED_MODELS[name].is_file()
+    }
+    reference = reference_classifier()
     report: dict[str, Any] = {
         "machine": {
             "cpu_cores": os.cpu_count(),
@@ -248,28 +297,38 @@ def run_bench(args: argparse.Namespace) -> int:
             "processor": platform.processor() or platform.machine(),
         },
         "runs": args.runs,
+        "default_model": DEFAULT_MODEL,
         "inputs": {},
     }
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         inputs = make_inputs(folder)
         for name, path in inputs.items():
-            row: dict[str, Any] = {
-                "project_first30": measure(lambda p=path: project_pipeline(clf, str(p), "first30"), args.runs),
-                "project_spread": measure(lambda p=path: project_pipeline(clf, str(p), "spread"), args.runs),
-            }
-            if not name.startswith("60min"):  # the baseline would decode an hour: skip, report project only
-                row["baseline"] = measure(lambda p=path: baseline_pipeline(clf, str(p)), args.runs)
-                row["speedup_total_median"] = round(
-                    row["baseline"]["stages"]["total"]["median_ms"]
-                    / row["project_first30"]["stages"]["total"]["median_ms"],
-                    2,
-                )
+            row: dict[str, Any] = {}
+            if not name.startswith("60min"):  # the reference would decode an hour: skip, report the models only
+                row["reference"] = measure(lambda p=path: baseline_pipeline(reference, str(p)), args.runs)
+            for model, clf in models.items():
+                for strategy in ("first30", "spread"):
+                    row[f"{model}_{strategy}"] = measure(
+                        lambda p=path, c=clf, s=strategy: project_pipeline(c, str(p), s), args.runs
+                    )
+                if "reference" in row:
+                    row[f"{model}_speedup"] = {
+                        strategy: round(
+                            row["reference"]["stages"]["total"]["median_ms"]
+                            / row[f"{model}_{strategy}"]["stages"]["total"]["median_ms"],
+                            2,
+                        )
+                        for strategy in ("first30", "spread")
+                    }
             report["inputs"][name] = row
             print_row(name, row)
-        report["cold_start_s"] = {
-            "project": round(cold_start(inputs["30s_22k_mono.wav"], False), 2),
-            "baseline": round(cold_start(inputs["30s_22k_mono.wav"], True), 2),
+        profiled = [clf for clf in models.values() if hasattr(clf.model, "musicnn")]
+        if profiled:
+            report["musicnn_profile_ms"] = model_profile(profiled[0], inputs["30s_22k_mono.wav"], args.runs)
+            print(f"musicnn_crnn, ms for ten windows by stage: {report['musicnn_profile_ms']}")
+        report["cold_start_s"] = {name: round(cold_start(inputs["30s_22k_mono.wav"], name), 2) for name in models} | {
+            "reference": round(cold_start(inputs["30s_22k_mono.wav"], None), 2)
         }
         report["cli_songs_per_s"] = {
             f"jobs_{jobs}": round(cli_throughput(folder, inputs["30s_22k_mono.wav"], jobs=jobs), 1) for jobs in (1, 2)
@@ -280,28 +339,24 @@ def run_bench(args: argparse.Namespace) -> int:
                 f"tagging {args.tagging} songs, songs/s: {report['tagging']['songs_per_s']} "
                 f"(ratio to single-process CLI: {report['tagging']['ratio_to_single']})"
             )
-    print(
-        f"cold start to first prediction: project {report['cold_start_s']['project']} s, "
-        f"baseline {report['cold_start_s']['baseline']} s"
-    )
-    print(f"CLI batch, songs/s (100 x 30-s WAV, start-up included): {report['cli_songs_per_s']}")
+    print(f"cold start to first prediction (s): {report['cold_start_s']}")
+    print(f"CLI batch, default model, songs/s (100 x 30-s WAV, start-up included): {report['cli_songs_per_s']}")
     print(f"machine: {report['machine']}")
     Path(args.out).write_text(json.dumps(report, indent=2))
     return 0
 
 
 def print_row(name: str, row: dict[str, Any]) -> None:
-    for side in ("baseline", "project_first30", "project_spread"):
-        if side not in row:
+    for side, value in row.items():
+        if side.endswith("_speedup"):
+            print(f"{name:22s} {side:26s} reference/model, median total: {value}")
             continue
-        s = row[side]["stages"]
+        s = value["stages"]
         print(
-            f"{name:22s} {side:16s} "
+            f"{name:22s} {side:26s} "
             + "  ".join(
                 f"{k}={s[k]['median_ms']:7.1f}ms (min {s[k]['min_ms']:6.1f})"
                 for k in ("decode", "features", "model", "total")
             )
-            + f"  peakRSS+{row[side]['peak_rss_growth_mb']} MB"
+            + f"  peakRSS+{value['peak_rss_growth_mb']} MB"
         )
-    if "speedup_total_median" in row:
-        print(f"{name:22s} speed-up baseline/project (first30, median total): {row['speedup_total_median']}x")

@@ -6,6 +6,7 @@ with `weights_only=True`, so opening a checkpoint never runs code.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,7 +84,10 @@ def save_checkpoint(
         "training": training or {},
         "calibration": calibration or {},
     }
-    torch.save(payload, path)
+    # Write beside, then rename: a reader never sees a half-written checkpoint.
+    partial = path.with_name(f".{path.name}.partial")
+    torch.save(payload, partial)
+    os.replace(partial, path)
     return path
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from .aggregate import METHODS
 from .errors import GenreCoreError, UsageError
-from .export import error_record, results_csv, results_json
+from .export import error_record, results_csv, results_json, tag_summary
 from .library import find_audio_files
 from .windows import ALL_STRATEGIES, DEFAULT_TIMELINE_HOP_S
 from .windows import STRATEGIES as STRATEGIES_FOR_TAGS
@@ -99,6 +99,8 @@ def write_results(results: Sequence[dict[str, Any]], fmt: str, k: int, out: Any)
                 continue
             ranked = "  ".join(f"{t['genre']} {t['probability']:.1%}" for t in r["top_k"])
             out.write(f"{r['file']}: {r['genre']}  ({ranked})\n")
+            if r.get("tags"):
+                out.write(f"    MSD tags (pretrained head, not genres): {tag_summary(r)}\n")
 
 
 def explain_command(args: argparse.Namespace) -> int:
@@ -139,10 +141,10 @@ def explain_command(args: argparse.Namespace) -> int:
 
 
 def calibrate_command(args: argparse.Namespace) -> int:
-    from .checkpoint import DEFAULT_MODEL_PATH
+    from .checkpoint import resolve_model
     from .training.calibrate import calibrate
 
-    report = calibrate(Path(args.model) if args.model else DEFAULT_MODEL_PATH, Path(args.manifest))
+    report = calibrate(resolve_model(args.model), Path(args.manifest))
     print(json.dumps(report, indent=2))
     return 0
 
@@ -168,9 +170,10 @@ def tag_command(args: argparse.Namespace) -> int:
 
 
 def report_command(args: argparse.Namespace) -> int:
+    from .checkpoint import resolve_model
     from .training.report import render, splice
 
-    text = render(Path(args.model) if args.model else None)
+    text = render(resolve_model(args.model))
     for document in args.write:
         splice(Path(document), text)
     print(text)

@@ -25,8 +25,8 @@ def occlusion_saliency(
     classifier: GenreClassifier,
     features: np.ndarray | torch.Tensor,
     genre: str,
-    patch: tuple[int, int] = (16, 10),
-    stride: tuple[int, int] = (8, 5),
+    patch: tuple[int, int] | None = None,
+    stride: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """`(n_mels, frames)` map: how much hiding each region lowers P(genre).
 
@@ -34,6 +34,9 @@ def occlusion_saliency(
     that support the genre; negative values, regions that argue against it.
     """
     x = torch.as_tensor(features, dtype=torch.float32)
+    # Each family sets its grid by its cost: ~400 passes of the small CRNN, ~100 of musicnn.
+    default_patch, default_stride = getattr(classifier.model, "saliency_grid", ((16, 10), (8, 5)))
+    patch, stride = patch or default_patch, stride or default_stride
     index = classifier.labels.index(genre)
     band_mean = classifier.model.band_mean.detach().cpu()
     mels, frames = x.shape

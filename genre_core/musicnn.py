@@ -145,6 +145,8 @@ class MusicnnCRNN(nn.Module):
     """
 
     tag_labels: tuple[str, ...] = MSD_TAGS
+    #: Occlusion patch and stride (mel bands, frames): ~100 forward passes, a few seconds on a CPU.
+    saliency_grid: tuple[tuple[int, int], tuple[int, int]] = ((24, 24), (12, 12))
 
     def __init__(self, cfg: ModelConfig, n_mels: int, n_classes: int) -> None:
         super().__init__()

@@ -22,10 +22,22 @@ Marley), some mislabelled and some distorted excerpts. The split used here remov
 them, but results on GTZAN alone overstate how well any model does on music in the wild; this
 is why the Model page reports the other sources separately.
 
+### Two models
+- **Transfer CRNN** (`musicnn_crnn`): the front and mid end of **MSD_musicnn** (Pons & Serra, 2019),
+  pretrained on the Million Song Dataset's last.fm tags and ported to PyTorch (proven equal to the
+  original TensorFlow network by a stored fixture), followed by a bidirectional GRU trained here.
+  Its original tag head also gives each song its top MSD tags.
+- **From-scratch CRNN** (`crnn`): four conv blocks and a two-layer bidirectional GRU, trained only on
+  the data below. Smaller and faster; less accurate on music unlike its training data.
+
+The Model page compares them on the same test split.
+
 ### Licences
-GTZAN is distributed for research use. 4Q previews are copyrighted 30-s AllMusic previews
-released as a research dataset; Emotify excerpts come from Magnatune (Creative Commons). The
-audio is not redistributed with this app; only the trained weights are.
+The code is MIT-licensed (`LICENSE`). The MSD_musicnn weights are ISC-licensed (© Music Technology
+Group, Universitat Pompeu Fabra, 2019; `models/MUSICNN_NOTICE.md`). GTZAN is distributed for research
+use. 4Q previews are copyrighted 30-s AllMusic previews released as a research dataset; Emotify
+excerpts come from Magnatune (Creative Commons). The audio is not redistributed with this app; only
+the trained weights are, for research and personal use (`NOTICE` lists each model file's terms).
 
 ### Command line
 The same library runs without the app:
@@ -33,6 +45,7 @@ The same library runs without the app:
 python -m genre_core predict song.mp3 --top-k 3
 python -m genre_core predict music_folder/ --format csv > genres.csv
 python -m genre_core predict song.m4a --aggregate median --windows first30 --format json
+python -m genre_core predict song.mp3 --model crnn      # the from-scratch model
 ```
 Exit code 0 means every file was classified, 1 that some failed (each has its error), 2 a usage error.
 """

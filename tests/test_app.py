@@ -77,7 +77,10 @@ def headline(app: AppTest) -> str:
 def test_header_cards_show_the_shipped_model_facts(app):
     assert not app.exception
     cards = {m.label: m.value for m in app.metric}
-    assert cards["Device"] == "CPU" and cards["Input"] == "128×130" and cards["Windows"] == "10"
+    cfg = GenreClassifier.load(device="cpu").config.features
+    assert (
+        cards["Device"] == "CPU" and cards["Input"] == f"{cfg.n_mels}×{cfg.window_frames}" and cards["Windows"] == "10"
+    )
     accuracy = GenreClassifier.load(device="cpu").metrics["test"]["headline"]["accuracy"]
     assert cards["Test accuracy"] == f"{accuracy:.1%}"
 
@@ -155,7 +158,7 @@ def test_file_names_are_shown_literally_never_as_markdown_or_html(app):
 
 @pytest.mark.parametrize(
     "page, title",
-    [("pages/how_it_works.py", "How it works"), ("pages/model.py", "The shipped model"), ("pages/about.py", "About")],
+    [("pages/how_it_works.py", "How it works"), ("pages/model.py", "The models"), ("pages/about.py", "About")],
 )
 def test_every_page_renders(app, page, title):
     app.switch_page(page).run()
@@ -212,3 +215,34 @@ def test_streamlit_config_keeps_xsrf_and_cors_protection_on():
     server = config["server"]
     assert server["enableXsrfProtection"] is True and server["enableCORS"] is True
     assert 0 < server["maxUploadSize"] <= 200
+
+
+def test_the_sidebar_switches_between_the_shipped_models(app, predict_calls):
+    """Each model classifies with its own input; only the transfer CRNN has MSD tags to show."""
+    from genre_core.checkpoint import DEFAULT_MODEL, SHIPPED_MODELS
+
+    upload(app, "jazz.ogg", CLIPS["jazz"].read_bytes())
+    seen = {}
+    for name in [DEFAULT_MODEL] + [n for n in SHIPPED_MODELS if n != DEFAULT_MODEL]:
+        app.selectbox(key="model").set_value(name).run()
+        assert not app.exception and not app.error
+        clf = GenreClassifier.load(name, device="cpu")
+        cards = {m.label: m.value for m in app.metric}
+        assert cards["Input"] == f"{clf.config.features.n_mels}×{clf.config.features.window_frames}"
+        expected = clf.predict(CLIPS["jazz"]).top_k(5)
+        assert headline(app) == f"Predicted genre: **{expected[0][0]}** ({expected[0][1]:.1%})"
+        tables = [t for t in app.dataframe if "tag" in t.value.columns]
+        seen[name] = [list(t.value["tag"]) for t in tables]
+    assert seen["musicnn_crnn"] and "jazz" in seen["musicnn_crnn"][0][:3]
+    assert seen["crnn"] == []
+    assert predict_calls == ["spread", "spread"]  # one model run per model
+
+
+def test_model_page_compares_both_shipped_models_on_one_test_split(app):
+    app.switch_page("pages/model.py").run()
+    assert not app.exception and not app.error
+    ids = {c.proto.id for c in app.get("plotly_chart")}
+    assert any("accuracy_speed" in i for i in ids)
+    comparison = app.dataframe[0].value
+    assert {"From-scratch CRNN", "Transfer CRNN (pretrained musicnn front end)"} <= set(comparison["model"])
+    assert comparison["ms per song"].notna().all()

@@ -12,7 +12,7 @@ import os
 import pytest
 
 from conftest import SHARED
-from genre_core.checkpoint import DEFAULT_MODEL_PATH, load_checkpoint
+from genre_core.checkpoint import DEFAULT_MODEL, DEFAULT_MODEL_PATH, SHIPPED_MODELS, load_checkpoint
 from genre_core.training.evaluate import evaluate
 
 MANIFEST = SHARED / "manifest.csv"
@@ -38,9 +38,25 @@ def test_test_accuracy_has_not_regressed(test_report):
     assert now["macro_f1"] >= recorded["macro_f1"] - 0.02
 
 
-def test_shipped_model_beats_both_baselines_on_recorded_test_macro_f1():
+def test_default_model_beats_every_other_model_of_its_recorded_test_evaluation():
+    """One evaluation, same recordings and windows: the default against the other shipped model and the baselines."""
     models = load_checkpoint(DEFAULT_MODEL_PATH).metrics["test"]["models"]
     ours = models["shipped"]["spread/mean"]["macro_f1"]
-    baselines = {name: table["spread/mean"]["macro_f1"] for name, table in models.items() if name != "shipped"}
-    assert set(baselines) == {"mfcc_logreg", "reference"}
-    assert all(ours > value for value in baselines.values()), (ours, baselines)
+    others = {name: table["spread/mean"]["macro_f1"] for name, table in models.items() if name != "shipped"}
+    other_shipped = {SHIPPED_MODELS[n].stem for n in SHIPPED_MODELS if n != DEFAULT_MODEL}
+    assert {"mfcc_logreg", "musicnn_probe"} | other_shipped <= set(others)
+    assert all(ours > value for value in others.values()), (ours, others)
+
+
+def test_the_default_is_the_shipped_model_with_the_better_valid_macro_f1():
+    valid = {
+        name: load_checkpoint(path).metrics["valid"]["headline"]["macro_f1"] for name, path in SHIPPED_MODELS.items()
+    }
+    assert max(valid, key=valid.get) == DEFAULT_MODEL, valid
+
+
+def test_every_shipped_model_records_test_and_valid_figures_on_the_current_split(test_report):
+    for path in SHIPPED_MODELS.values():
+        metrics = load_checkpoint(path).metrics
+        assert metrics["test"]["recordings"] == test_report["recordings"], path.name
+        assert {"valid", "test"} <= set(metrics), path.name

@@ -185,19 +185,11 @@ def train(
     """Train, keep the best valid macro-F1 weights, save a checkpoint at `out`."""
     config = config or GenreConfig()
     s = settings or TrainSettings()
-    seed_everything(s.seed)
-    if s.threads:
-        torch.set_num_threads(s.threads)
     dev = pick_device(device)
     out = Path(out)
-    _attach_log_file(out.with_suffix(".log"))
     started = time.time()
-
     labels = config.labels
-    recs = read_manifest(manifest, labels)
-    train_recs = [r for r in recs if r.split == "train"]
-    valid_recs = [r for r in recs if r.split == "valid"]
-    log.info("train %d recordings, valid %d", len(train_recs), len(valid_recs))
+    recs, train_recs, valid_recs = start_run(manifest, out, labels, s.seed, s.threads)
 
     train_specs = build_cache(train_recs, config.features, cache_dir)
     valid_specs = build_cache(valid_recs, config.features, cache_dir)
@@ -294,6 +286,21 @@ def train(
     save_checkpoint(out, model.cpu(), config, metrics={}, training=summary)
     log.info("saved %s (best epoch %d, valid macro-F1 %.3f, %.1f min)", out, best["epoch"], best["f1"], minutes)
     return summary
+
+
+def start_run(
+    manifest: str | Path, out: Path, labels: tuple[str, ...], seed: int, threads: int
+) -> tuple[list[Recording], list[Recording], list[Recording]]:
+    """What every training run does first: seed, threads, a log beside `out`, the manifest and its splits."""
+    seed_everything(seed)
+    if threads:
+        torch.set_num_threads(threads)
+    _attach_log_file(out.with_suffix(".log"))
+    recs = read_manifest(manifest, labels)
+    train_recs = [r for r in recs if r.split == "train"]
+    valid_recs = [r for r in recs if r.split == "valid"]
+    log.info("train %d recordings, valid %d", len(train_recs), len(valid_recs))
+    return recs, train_recs, valid_recs
 
 
 def _data_summary(recs: list[Recording]) -> dict[str, Any]:

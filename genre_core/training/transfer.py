@@ -39,8 +39,8 @@ from ..errors import GenreCoreError
 from ..model import count_parameters
 from ..musicnn import MusicnnCRNN
 from ..pretrained.convert import WEIGHTS_PATH, load_pretrained, sha256
-from .data import Recording, read_manifest
-from .train import _attach_log_file, _data_summary, seed_everything
+from .data import Recording
+from .train import _data_summary, start_run
 
 log = logging.getLogger("genre_core.train")
 DEFAULT_CACHE = Path(__file__).resolve().parents[2] / ".cache" / "musicnn"
@@ -202,17 +202,10 @@ def train_transfer(
     """Train, keep the best valid macro-F1 weights, save a checkpoint at `out`."""
     config = config or transfer_config()
     s = settings or TransferSettings()
-    seed_everything(s.seed)
-    if s.threads:
-        torch.set_num_threads(s.threads)
     out = Path(out)
-    _attach_log_file(out.with_suffix(".log"))
     started = time.time()
     labels = config.labels
-    recs = read_manifest(manifest, labels)
-    train_recs = [r for r in recs if r.split == "train"]
-    valid_recs = [r for r in recs if r.split == "valid"]
-    log.info("train %d recordings, valid %d", len(train_recs), len(valid_recs))
+    recs, train_recs, valid_recs = start_run(manifest, out, labels, s.seed, s.threads)
 
     model = new_model(config)
     extractor = GenreClassifier(Checkpoint(model, config), device="cpu")

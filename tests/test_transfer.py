@@ -1,0 +1,101 @@
+"""The transfer CRNN: musicnn's own input, the fast front end, exact gain, tags, and a real training run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import librosa
+import numpy as np
+import pytest
+import torch
+
+from conftest import CLIPS
+from genre_core.checkpoint import Checkpoint, load_checkpoint
+from genre_core.classifier import TAGS_SOURCE, GenreClassifier
+from genre_core.config import GenreConfig, musicnn_features
+from genre_core.features import LogMel
+from genre_core.musicnn import MSD_TAGS
+from genre_core.training.transfer import TransferSettings, apply_gain, new_model, train_transfer, transfer_config
+from test_training import tiny_manifest  # noqa: F401  (the module-scoped fixture of real clips)
+
+
+@pytest.fixture(scope="module")
+def transfer() -> GenreClassifier:
+    """An untrained head on the real pretrained weights: enough to test the path, not the genres."""
+    config = transfer_config()
+    return GenreClassifier(Checkpoint(new_model(config).eval(), config), device="cpu")
+
+
+def test_features_match_musicnns_own_preprocessing() -> None:
+    """Our 16-kHz logC input equals musicnn's `batch_data` (librosa, float32) away from the window's edges."""
+    cfg = musicnn_features()
+    audio, _ = librosa.load(CLIPS["rock"], sr=cfg.sample_rate, duration=cfg.window_seconds)
+    ours = LogMel(cfg)(audio[None])[0].numpy()
+    mel = librosa.feature.melspectrogram(y=audio, sr=16000, hop_length=256, n_fft=512, n_mels=96)
+    theirs = np.log10(10000 * mel + 1)[:, :187]
+    assert ours.shape == (96, 187)
+    np.testing.assert_allclose(ours[:, 2:-2], theirs[:, 2:-2], rtol=1e-3, atol=1e-3)
+
+
+def test_fast_front_end_computes_the_same_function(transfer: GenreClassifier) -> None:
+    features = transfer.extract(CLIPS["metal"], "spread")[2]
+    plain = transfer.checkpoint.model  # the plain module the fast copy was made from
+    with torch.inference_mode():
+        slow, fast = plain(features), transfer.model(features)
+        slow_front, fast_front = plain.musicnn.frontend(features), transfer.model.musicnn.frontend(features)
+    assert torch.allclose(slow_front, fast_front, atol=1e-4 * float(slow_front.abs().max()))
+    assert torch.allclose(slow, fast, atol=1e-4)
+
+
+def test_gain_on_features_equals_gain_on_audio() -> None:
+    cfg = musicnn_features()
+    logmel = LogMel(cfg)
+    audio = librosa.load(CLIPS["pop"], sr=cfg.sample_rate, duration=3.0)[0]
+    quiet = logmel(audio[None])
+    for gain_db in (-6.0, 4.5):
+        loud = logmel((audio * 10 ** (gain_db / 20))[None])
+        moved = apply_gain(quiet, torch.tensor([gain_db]))
+        assert torch.allclose(moved, loud, atol=1e-3), gain_db
+        assert not torch.allclose(quiet, loud, atol=1e-2)  # logC is not gain-free: the augmentation matters
+
+
+def test_prediction_carries_labelled_msd_tags(transfer: GenreClassifier) -> None:
+    pred = transfer.predict(CLIPS["classical"])
+    assert pred.tag_probs.shape == (len(pred.starts_s), 50)
+    tags = pred.top_tags(5)
+    assert [t for t, _ in tags][0] in MSD_TAGS and all(0 <= p <= 1 for _, p in tags)
+    assert tags == sorted(tags, key=lambda t: -t[1])
+    record = pred.to_dict(k=5)
+    assert record["tags"]["source"] == TAGS_SOURCE
+    assert [t["tag"] for t in record["tags"]["top"]] == [t for t, _ in tags]
+    json.dumps(record)
+
+
+def test_pretrained_tags_recognise_real_genres(transfer: GenreClassifier) -> None:
+    """Before any training on our data, the MSD head already hears jazz and classical in the real clips."""
+    assert "jazz" in [t for t, _ in transfer.predict(CLIPS["jazz"]).top_tags(3)]
+    classical = [t for t, _ in transfer.predict(CLIPS["classical"]).top_tags(5)]
+    assert {"instrumental", "ambient", "beautiful", "Mellow", "chillout", "easy listening"} & set(classical)
+
+
+def test_the_from_scratch_model_has_no_tags() -> None:
+    pred = GenreClassifier.load("crnn", device="cpu").predict(CLIPS["rock"])
+    assert pred.tag_probs is None and pred.top_tags() == [] and pred.to_dict()["tags"] is None
+
+
+def test_transfer_training_learns_and_round_trips(tiny_manifest: Path, tmp_path: Path) -> None:  # noqa: F811
+    """Two short epochs on the real clips: the loss falls, and the checkpoint reloads and classifies."""
+    out = tmp_path / "transfer.pt"
+    settings = TransferSettings(epochs=4, windows_per_genre=16, batch_size=16, train_hop_s=1.0)
+    summary = train_transfer(tiny_manifest, out, transfer_config(), settings, cache_dir=tmp_path / "cache")
+    losses = [row["loss"] for row in summary["history"]]
+    assert losses[-1] < losses[0]
+    assert summary["training_windows"] >= len(CLIPS)
+    checkpoint = load_checkpoint(out)
+    assert checkpoint.config.model.family == "musicnn_crnn"
+    assert checkpoint.config.features == musicnn_features()
+    assert float(checkpoint.model.band_mean.abs().sum()) > 0  # the saliency map's neutral input was measured
+    pred = GenreClassifier(checkpoint, device="cpu").predict(CLIPS["reggae"])
+    assert pred.window_probs.shape[1] == len(GenreConfig().labels)
+    np.testing.assert_allclose(pred.window_probs.sum(axis=1), 1.0, rtol=1e-5)
