@@ -224,7 +224,7 @@ def print_summary(results: dict[str, Any]) -> None:
 
 
 def save_metrics(model_path: Path, results: dict[str, Any]) -> None:
-    """Store the split's report in the checkpoint and in models/metrics.json."""
+    """Store the split's report in the checkpoint, and under the checkpoint's name in models/metrics.json."""
     ckpt = load_checkpoint(model_path)
     metrics = dict(ckpt.metrics)
     metrics[results["split"]] = results
@@ -234,9 +234,18 @@ def save_metrics(model_path: Path, results: dict[str, Any]) -> None:
         "calibration": ckpt.calibration,
         "training": {k: v for k, v in ckpt.training.items() if k != "history"},
     }
-    (model_path.parent / "metrics.json").write_text(json.dumps(summary, indent=2))
+    index = model_path.parent / "metrics.json"
+    every = json.loads(index.read_text()) if index.is_file() else {}
+    if "test" in every or "valid" in every:  # the one-model layout of earlier versions
+        every = {}
+    every[model_path.stem] = summary
+    index.write_text(json.dumps(every, indent=2))
     if "per_genre" in results["headline"]:
-        plot_confusion(results["headline"], ckpt.config.labels, model_path.parent / f"confusion_{results['split']}.png")
+        plot_confusion(
+            results["headline"],
+            ckpt.config.labels,
+            model_path.parent / f"{model_path.stem}_confusion_{results['split']}.png",
+        )
 
 
 def plot_confusion(report: dict[str, Any], labels: tuple[str, ...], path: Path) -> None:
