@@ -95,7 +95,10 @@ def load_checkpoint(path: str | Path | None = None) -> Checkpoint:
     """Load safely; every way a file can be wrong becomes a CheckpointError."""
     path = resolve_model(path)
     if not path.is_file():
-        raise CheckpointError(f"No model file at '{path}'. Train one with `python -m genre_core train`.")
+        raise CheckpointError(
+            f"No model file at '{path}'. Shipped models: {', '.join(SHIPPED_MODELS)}; "
+            "or train one with `python -m genre_core train` / `train-transfer`."
+        )
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for damaged or unsafe files

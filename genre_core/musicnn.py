@@ -138,10 +138,14 @@ class Musicnn(nn.Module):
 
 
 class MusicnnCRNN(nn.Module):
-    """Pretrained musicnn front and mid end → frame pooling → projection → BiGRU → mean+max → genre logits.
+    """Pretrained musicnn front and mid end, then two paths summed into genre logits.
 
-    `embed()` ends where the frozen part ends, so training can cache its output
-    once and train only `head_forward()` on it.
+    - sequence: frames max-pooled into steps → projection → BiGRU → mean+max over steps → linear;
+    - summary: the pretrained back end's 200-d penultimate layer (what MSD tagging was learned
+      from, and alone a strong genre feature) → dropout → linear.
+
+    `embed()` ends where the frozen front end ends; training caches the front end's output
+    once and trains the rest on it.
     """
 
     tag_labels: tuple[str, ...] = MSD_TAGS
@@ -169,6 +173,7 @@ class MusicnnCRNN(nn.Module):
             dropout=cfg.dropout if cfg.gru_layers > 1 else 0.0,
         )
         self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(4 * cfg.gru_hidden, n_classes))
+        self.summary_head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(200, n_classes))
 
     def set_normalisation(self, mean: torch.Tensor, std: torch.Tensor) -> None:
         self.embed_mean.copy_(mean)
@@ -184,23 +189,34 @@ class MusicnnCRNN(nn.Module):
             embed = F.max_pool1d(embed, self.cfg.step_pool, ceil_mode=True)
         return embed.transpose(1, 2)
 
-    def head_forward(self, steps: torch.Tensor) -> torch.Tensor:
-        """`(batch, steps, 753)` → genre logits: the part trained on our data."""
+    def sequence_logits(self, steps: torch.Tensor) -> torch.Tensor:
+        """`(batch, steps, 753)` → the recurrent path's genre logits."""
         z = self.project((steps - self.embed_mean) / self.embed_std)
         seq, _ = self.gru(z)
         return self.head(torch.cat([seq.mean(dim=1), seq.amax(dim=1)], dim=1))
 
+    def genre_logits(self, embed: torch.Tensor, penultimate: torch.Tensor) -> torch.Tensor:
+        """Both paths from the per-frame features and the pretrained penultimate layer."""
+        return self.sequence_logits(self.steps(embed)) + self.summary_head(penultimate)
+
+    def forward_embed(self, embed: torch.Tensor) -> torch.Tensor:
+        """`(batch, 753, frames)` per-frame features → genre logits (what training runs on cached input)."""
+        return self.genre_logits(embed, self.musicnn.penultimate(embed))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head_forward(self.steps(self.embed(x)))
+        return self.forward_embed(self.embed(x))
 
     def forward_with_tags(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Genre logits and MSD tag probabilities from one front-end pass."""
         embed = self.embed(x)
-        return self.head_forward(self.steps(embed)), torch.sigmoid(self.musicnn.tag_logits(embed))
+        penultimate = self.musicnn.penultimate(embed)
+        return self.genre_logits(embed, penultimate), torch.sigmoid(self.musicnn.tag_head(penultimate))
 
     def for_inference(self) -> MusicnnCRNN:
         """An eval copy whose front-end blocks pool before ReLU and BN (same outputs to float rounding)."""
         fast = copy.deepcopy(self).eval()
-        fast.musicnn.timbral = nn.ModuleList([_FastFreqPooledConv(b) for b in fast.musicnn.timbral])
-        fast.musicnn.temporal = nn.ModuleList([_FastFreqPooledConv(b) for b in fast.musicnn.temporal])
+        for blocks in (fast.musicnn.timbral, fast.musicnn.temporal):
+            for i, block in enumerate(blocks):
+                if isinstance(block, _FreqPooledConv):  # a fast copy of a fast copy is the same copy
+                    blocks[i] = _FastFreqPooledConv(block)
         return fast

@@ -123,3 +123,32 @@ def test_a_folder_includes_audio_without_an_extension(capsys, tmp_path):
     (tmp_path / "cover.jpg").write_bytes(b"\xff\xd8\xff\xe0 not audio")
     code, out, _ = run_cli(capsys, "predict", str(tmp_path), "--format", "json", "--quiet")
     assert code == 0 and [Path(r["file"]).name for r in json.loads(out)] == ["track01"]
+
+
+@pytest.mark.parametrize("model", ["musicnn_crnn", "crnn"])
+def test_model_flag_picks_a_shipped_model_and_json_labels_its_tags(capsys, model):
+    from genre_core.classifier import TAGS_SOURCE, GenreClassifier
+
+    code, out, _ = run_cli(capsys, "predict", str(CLIPS["jazz"]), "--model", model, "--format", "json")
+    assert code == 0
+    (record,) = json.loads(out)
+    expected = GenreClassifier.load(model, device="cpu").predict(CLIPS["jazz"])
+    assert record["genre"] == expected.genre()
+    if model == "musicnn_crnn":
+        assert record["tags"]["source"] == TAGS_SOURCE
+        assert [t["tag"] for t in record["tags"]["top"]] == [t for t, _ in expected.top_tags(5)]
+    else:
+        assert record["tags"] is None
+
+
+def test_table_and_csv_show_the_tags_of_the_transfer_model(capsys):
+    code, out, _ = run_cli(capsys, "predict", str(CLIPS["classical"]), "--model", "musicnn_crnn")
+    assert code == 0 and "MSD tags (pretrained head, not genres):" in out
+    code, out, _ = run_cli(capsys, "predict", str(CLIPS["classical"]), "--model", "musicnn_crnn", "--format", "csv")
+    (row,) = list(csv.DictReader(io.StringIO(out)))
+    assert row["msd_tags"].count(";") == 4
+
+
+def test_an_unknown_model_names_the_shipped_ones_not_a_traceback(capsys):
+    code, _, err = run_cli(capsys, "predict", str(CLIPS["jazz"]), "--model", "no_such_model")
+    assert code == 1 and "no_such_model" in err and "musicnn_crnn, crnn" in err and "Traceback" not in err

@@ -99,3 +99,19 @@ def test_transfer_training_learns_and_round_trips(tiny_manifest: Path, tmp_path:
     pred = GenreClassifier(checkpoint, device="cpu").predict(CLIPS["reggae"])
     assert pred.window_probs.shape[1] == len(GenreConfig().labels)
     np.testing.assert_allclose(pred.window_probs.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_bench_profiles_the_front_end_and_every_conv_formulation(transfer: GenreClassifier) -> None:
+    """The benchmark's breakdown runs on real audio; the figures themselves are printed by `bench`, not asserted."""
+    from genre_core.bench import model_profile, strided_gemm, timbral_conv_variants
+
+    profile = model_profile(transfer, CLIPS["disco"], runs=1)
+    assert {"whole front end", "whole model + tags", "timbral 7x38"} <= set(profile)
+    variants = timbral_conv_variants(transfer, CLIPS["disco"], runs=1)
+    assert set(variants) == {"timbral 7x38", "timbral 7x67"}
+    for row in variants.values():
+        assert {"fp32_ms", "channels_last_ms", "strided_gemm_ms", "int8_ms"} <= set(row)
+        assert 0 < row["int8_max_rel_error"] < 0.05  # int8 is close, not exact
+    x, w = torch.randn(2, 1, 20, 96), torch.randn(5, 1, 7, 38)
+    expected = torch.nn.functional.conv2d(x, w).permute(0, 2, 3, 1)
+    assert torch.allclose(strided_gemm(x, w), expected, atol=1e-4)

@@ -135,8 +135,8 @@ def frontend_cache(
 
 
 def head_from_front(model: MusicnnCRNN, front: torch.Tensor) -> torch.Tensor:
-    """Mid end + head on cached front-end outputs."""
-    return model.head_forward(model.steps(model.musicnn.midend(front)))
+    """Mid end, back end and genre paths on cached front-end outputs."""
+    return model.forward_embed(model.musicnn.midend(front))
 
 
 def mask_frames(front: torch.Tensor, masks: int, width: int, rng: np.random.Generator) -> torch.Tensor:
@@ -224,7 +224,12 @@ def train_transfer(
     model.set_normalisation(mean, std)
     model.band_mean.copy_(input_band_mean(train_recs[::8], extractor))
     trainable = [p for n, p in model.named_parameters() if not n.startswith("musicnn.")]
-    mid = [p for n, p in model.named_parameters() if n.startswith(("musicnn.mid.", "musicnn.mid_bn."))]
+    # Fine-tuned at a low rate: the mid end and the pretrained back end's dense layer (the summary path's input).
+    mid = [
+        p
+        for n, p in model.named_parameters()
+        if n.startswith(("musicnn.mid.", "musicnn.mid_bn.", "musicnn.dense.", "musicnn.dense_bn."))
+    ]
     for p in model.musicnn.parameters():
         p.requires_grad_(False)
     groups = [{"params": trainable, "lr": s.lr}]
