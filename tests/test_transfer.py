@@ -9,6 +9,7 @@ import librosa
 import numpy as np
 import pytest
 import torch
+from test_training import tiny_manifest  # noqa: F401  (the module-scoped fixture of real clips)
 
 from conftest import CLIPS
 from genre_core.checkpoint import Checkpoint, load_checkpoint
@@ -17,7 +18,6 @@ from genre_core.config import GenreConfig, musicnn_features
 from genre_core.features import LogMel
 from genre_core.musicnn import MSD_TAGS
 from genre_core.training.transfer import TransferSettings, apply_gain, new_model, train_transfer, transfer_config
-from test_training import tiny_manifest  # noqa: F401  (the module-scoped fixture of real clips)
 
 
 @pytest.fixture(scope="module")
