@@ -29,7 +29,7 @@ SHIPPED_MODELS: dict[str, Path] = {
     "crnn": MODELS_DIR / "genre_crnn.pt",
 }
 #: The shipped model with the better valid macro-F1 (a test keeps this true).
-DEFAULT_MODEL = "crnn"
+DEFAULT_MODEL = "musicnn_crnn"
 DEFAULT_MODEL_PATH = SHIPPED_MODELS[DEFAULT_MODEL]
 MODEL_TITLES = {
     "musicnn_crnn": "Transfer CRNN (pretrained musicnn front end)",

@@ -87,17 +87,24 @@ class _FastFreqPooledConv(nn.Module):
 
 
 class Musicnn(nn.Module):
-    """`(batch, 96 mels, frames)` log-compressed mel → per-frame features, pooled features and tag logits."""
+    """`(batch, 96 mels, frames)` log-compressed mel → per-frame features, pooled features and tag logits.
 
-    def __init__(self, n_tags: int = len(MSD_TAGS)) -> None:
+    `frontend=False` builds only the mid and back end (run on a front end's output).
+    """
+
+    def __init__(self, n_tags: int = len(MSD_TAGS), frontend: bool = True) -> None:
         super().__init__()
-        self.input_bn = nn.BatchNorm2d(1, eps=TF_BN_EPS)
-        # Timbral: 7 frames x 38 or 67 mel bands ("valid" in frequency, time padded by 3 each side).
-        self.timbral = nn.ModuleList(
-            [_FreqPooledConv(204, (7, int(0.4 * N_MELS)), (3, 3)), _FreqPooledConv(204, (7, int(0.7 * N_MELS)), (3, 3))]
-        )
-        # Temporal: 128/64/32 frames x 1 band, TensorFlow "same" padding (the extra frame goes after).
-        self.temporal = nn.ModuleList([_FreqPooledConv(51, (k, 1), ((k - 1) // 2, k // 2)) for k in (128, 64, 32)])
+        if frontend:
+            self.input_bn = nn.BatchNorm2d(1, eps=TF_BN_EPS)
+            # Timbral: 7 frames x 38 or 67 mel bands ("valid" in frequency, time padded by 3 each side).
+            self.timbral = nn.ModuleList(
+                [
+                    _FreqPooledConv(204, (7, int(0.4 * N_MELS)), (3, 3)),
+                    _FreqPooledConv(204, (7, int(0.7 * N_MELS)), (3, 3)),
+                ]
+            )
+            # Temporal: 128/64/32 frames x 1 band, TensorFlow "same" padding (the extra frame goes after).
+            self.temporal = nn.ModuleList([_FreqPooledConv(51, (k, 1), ((k - 1) // 2, k // 2)) for k in (128, 64, 32)])
         self.mid = nn.ModuleList(
             [nn.Conv1d(FRONTEND_CHANNELS, MIDEND_CHANNELS, 7, padding=3)]
             + [nn.Conv1d(MIDEND_CHANNELS, MIDEND_CHANNELS, 7, padding=3) for _ in range(2)]
@@ -144,6 +151,10 @@ class MusicnnCRNN(nn.Module):
     - summary: the pretrained back end's 200-d penultimate layer (what MSD tagging was learned
       from, and alone a strong genre feature) → dropout → linear.
 
+    Training fine-tunes the mid end and the penultimate layer for genres, so the MSD tags come
+    from `musicnn_tags`, an untouched copy of the pretrained mid end, back end and tag head that
+    reads the same (shared, frozen) front-end output: the tags stay exactly the original network's.
+
     `embed()` ends where the frozen front end ends; training caches the front end's output
     once and trains the rest on it.
     """
@@ -160,6 +171,7 @@ class MusicnnCRNN(nn.Module):
             raise ValueError("the transfer CRNN pools with meanmax")
         self.cfg = cfg
         self.musicnn = Musicnn()
+        self.musicnn_tags = Musicnn(frontend=False)
         self.register_buffer("band_mean", torch.zeros(n_mels))  # mean input per band (saliency's neutral value)
         self.register_buffer("embed_mean", torch.zeros(EMBED_CHANNELS))
         self.register_buffer("embed_std", torch.ones(EMBED_CHANNELS))
@@ -207,10 +219,10 @@ class MusicnnCRNN(nn.Module):
         return self.forward_embed(self.embed(x))
 
     def forward_with_tags(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Genre logits and MSD tag probabilities from one front-end pass."""
-        embed = self.embed(x)
-        penultimate = self.musicnn.penultimate(embed)
-        return self.genre_logits(embed, penultimate), torch.sigmoid(self.musicnn.tag_head(penultimate))
+        """Genre logits and the pretrained network's MSD tag probabilities from one front-end pass."""
+        front = self.musicnn.frontend(x)
+        tags = torch.sigmoid(self.musicnn_tags.tag_logits(self.musicnn_tags.midend(front)))
+        return self.forward_embed(self.musicnn.midend(front)), tags
 
     def for_inference(self) -> MusicnnCRNN:
         """An eval copy whose front-end blocks pool before ReLU and BN (same outputs to float rounding)."""

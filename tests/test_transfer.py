@@ -115,3 +115,17 @@ def test_bench_profiles_the_front_end_and_every_conv_formulation(transfer: Genre
     x, w = torch.randn(2, 1, 20, 96), torch.randn(5, 1, 7, 38)
     expected = torch.nn.functional.conv2d(x, w).permute(0, 2, 3, 1)
     assert torch.allclose(strided_gemm(x, w), expected, atol=1e-4)
+
+
+def test_shipped_transfer_model_keeps_the_pretrained_front_end_and_tag_network_untouched() -> None:
+    """Fine-tuning moved the genre path's mid end; the front end and everything behind the tags are the originals."""
+    from genre_core.pretrained.convert import load_pretrained
+
+    model = load_checkpoint("musicnn_crnn").model
+    pretrained = load_pretrained()
+    for name, value in model.musicnn_tags.state_dict().items():
+        assert torch.equal(value, pretrained[name]), name
+    front = {k: v for k, v in model.musicnn.state_dict().items() if k.startswith(("input_bn", "timbral", "temporal"))}
+    assert front and all(torch.equal(v, pretrained[k]) for k, v in front.items())
+    tuned = model.musicnn.state_dict()
+    assert not torch.equal(tuned["mid.0.weight"], pretrained["mid.0.weight"])  # the genre path was fine-tuned

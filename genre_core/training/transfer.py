@@ -83,7 +83,9 @@ def transfer_config(embed_dim: int = 128, gru_hidden: int = 128, step_pool: int 
 def new_model(config: GenreConfig) -> MusicnnCRNN:
     """A transfer CRNN whose musicnn part holds the converted MSD weights."""
     model = build_model(config)
-    model.musicnn.load_state_dict(load_pretrained())
+    weights = load_pretrained()
+    model.musicnn.load_state_dict(weights)
+    model.musicnn_tags.load_state_dict({k: v for k, v in weights.items() if k in model.musicnn_tags.state_dict()})
     return model
 
 
@@ -223,14 +225,14 @@ def train_transfer(
     mean, std = embedding_statistics(model, x_train)
     model.set_normalisation(mean, std)
     model.band_mean.copy_(input_band_mean(train_recs[::8], extractor))
-    trainable = [p for n, p in model.named_parameters() if not n.startswith("musicnn.")]
+    trainable = [p for n, p in model.named_parameters() if not n.startswith(("musicnn.", "musicnn_tags."))]
     # Fine-tuned at a low rate: the mid end and the pretrained back end's dense layer (the summary path's input).
     mid = [
         p
         for n, p in model.named_parameters()
         if n.startswith(("musicnn.mid.", "musicnn.mid_bn.", "musicnn.dense.", "musicnn.dense_bn."))
     ]
-    for p in model.musicnn.parameters():
+    for p in [*model.musicnn.parameters(), *model.musicnn_tags.parameters()]:
         p.requires_grad_(False)
     groups = [{"params": trainable, "lr": s.lr}]
     if s.finetune_midend:
@@ -253,6 +255,7 @@ def train_transfer(
     for epoch in range(1, s.epochs + 1):
         model.train()
         model.musicnn.eval()  # BN statistics stay the pretrained ones
+        model.musicnn_tags.eval()
         order = np.concatenate([rng.choice(idx, s.windows_per_genre) for idx in by_class if idx.size])
         rng.shuffle(order)
         losses = []
