@@ -18,7 +18,8 @@ def test_prediction_has_ten_windows_of_distributions(classifier):
     pred = classifier.predict(CLIPS["blues"])
     assert pred.window_probs.shape == (10, len(GENRES))
     np.testing.assert_allclose(pred.window_probs.sum(axis=1), 1.0, atol=1e-5)
-    assert pred.duration_s == pytest.approx(6.0, abs=0.01) and pred.sample_rate == 22050
+    assert pred.duration_s == pytest.approx(6.0, abs=0.01)
+    assert pred.sample_rate == classifier.config.features.sample_rate
     assert pred.starts_s[0] == 0 and pred.ends_s[-1] == pytest.approx(6.0, abs=0.01)
     assert not pred.padded and pred.source_name == "blues.ogg"
 
@@ -52,7 +53,8 @@ def test_both_strategies_agree_on_a_clip_shorter_than_thirty_seconds(classifier)
 
 def test_keep_features_returns_the_model_input(classifier):
     pred = classifier.predict(CLIPS["pop"], keep_features=True)
-    assert pred.features.shape == (10, 128, 130)
+    cfg = classifier.config.features
+    assert pred.features.shape == (10, cfg.n_mels, cfg.window_frames)
 
 
 def test_clip_shorter_than_a_window_is_padded(classifier, tmp_path):
@@ -108,6 +110,8 @@ def test_silent_windows_are_dropped_and_the_rest_classified(classifier, tmp_path
     path = tmp_path / "gap.wav"
     sf.write(path, y, 22050)
     pred = classifier.predict(path)
-    inside_gap = (pred.starts_s >= 10.0) & (pred.ends_s <= 40.0)
+    # A window ending exactly where the music resumes may hold the resampler's pre-ringing of
+    # that onset (16 kHz models resample this 22050 Hz file), so it is not counted as inside.
+    inside_gap = (pred.starts_s >= 10.0) & (pred.ends_s < 39.9)
     assert 0 < len(pred.starts_s) < 10 and not inside_gap.any()
     assert pred.window_probs.shape == (len(pred.starts_s), 10)

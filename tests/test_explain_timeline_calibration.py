@@ -43,7 +43,8 @@ def explained(classifier):
 
 def test_saliency_has_the_input_shape_and_is_deterministic(classifier, explained):
     pred, genre, saliency = explained
-    assert saliency.shape == pred.features[0].shape == (128, 130)
+    cfg = classifier.config.features
+    assert saliency.shape == pred.features[0].shape == (cfg.n_mels, cfg.window_frames)
     again = occlusion_saliency(classifier, pred.features[0], genre)
     np.testing.assert_array_equal(saliency, again)
     assert np.abs(saliency).max() > 0
@@ -60,7 +61,8 @@ def test_hiding_the_most_salient_region_hurts_more_than_a_random_one(classifier,
     windows = np.lib.stride_tricks.sliding_window_view(saliency, size).mean(axis=(-2, -1))
     f0, t0 = np.unravel_index(np.argmax(windows), windows.shape)
     rng = np.random.default_rng(0)
-    randoms = [(rng.integers(0, 128 - size[0]), rng.integers(0, 130 - size[1])) for _ in range(20)]
+    mels, frames = x.shape
+    randoms = [(rng.integers(0, mels - size[0]), rng.integers(0, frames - size[1])) for _ in range(20)]
     batch = torch.stack(
         [x, occlude(x, band_mean, f0, t0, size)] + [occlude(x, band_mean, f, t, size) for f, t in randoms]
     )

@@ -79,10 +79,11 @@ class ModelRun:
 class LinearProbe:
     """The linear probe of issue 12: logistic regression on frozen, window-averaged musicnn embeddings.
 
-    Each window's embedding is the pretrained model's own pooling (max and mean over time of
-    the 753 per-frame features); a recording is the mean of its windows. Fitted on the train
-    split's cached front-end windows (the transfer CRNN's training cache), so it sees what
-    the transfer CRNN's head saw, with no recurrent layer and no fine-tuning.
+    Each window's embedding is the pretrained MSD_musicnn's 200-d penultimate layer (on valid it
+    beat the 1,506 max+mean pooled features, 0.760 vs 0.491 macro-F1, and the 50 tags, 0.715; C=0.3
+    chosen on valid); a recording is the mean of its windows. Fitted on the train split's cached
+    front-end windows (the transfer CRNN's training cache): what the transfer CRNN saw, with no
+    recurrent layer and no fine-tuning.
     """
 
     def __init__(self, train_recs: list[Recording], labels: tuple[str, ...]) -> None:
@@ -97,12 +98,17 @@ class LinearProbe:
         keep = [i for i, f in enumerate(fronts) if len(f)]
         x = np.stack([self._pool(torch.from_numpy(fronts[i]).float()).mean(axis=0) for i in keep])
         y = np.asarray([labels.index(train_recs[i].genre) for i in keep])
-        self.probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000, class_weight="balanced", C=0.1))
+        self.probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000, class_weight="balanced", C=0.3))
         self.probe.fit(x, y)
 
     @torch.inference_mode()
     def _pool(self, front: torch.Tensor) -> np.ndarray:
-        return self.model.musicnn.pooled(self.model.musicnn.midend(front)).numpy()
+        return np.concatenate(
+            [
+                self.model.musicnn.penultimate(self.model.musicnn.midend(front[s : s + 128])).numpy()
+                for s in range(0, len(front), 128)
+            ]
+        )
 
     @torch.inference_mode()
     def window_probs(self, path: Path, strategy: str) -> np.ndarray:
