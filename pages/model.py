@@ -11,8 +11,8 @@ from pages import figures, state
 #: Names the evaluation gives each model, as people should read them.
 RUN_TITLES = {
     "shipped": MODEL_TITLES[DEFAULT_MODEL],
-    "genre_crnn": MODEL_TITLES["crnn"],
-    "genre_musicnn_crnn": MODEL_TITLES["musicnn_crnn"],
+    "crnn": MODEL_TITLES["crnn"],
+    "musicnn_crnn": MODEL_TITLES["musicnn_crnn"],
     "musicnn_probe": "Linear probe on frozen musicnn embeddings",
     "mfcc_logreg": "MFCC + logistic regression (baseline a)",
     "reference": "Reference CRNN-BiGRU (baseline b)",

@@ -14,8 +14,8 @@ from ..checkpoint import load_checkpoint
 START, END = "<!-- metrics:start -->", "<!-- metrics:end -->"
 NAMES = {
     "shipped": "**this model**",
-    "genre_crnn": "from-scratch CRNN (`crnn`)",
-    "genre_musicnn_crnn": "transfer CRNN (`musicnn_crnn`)",
+    "crnn": "from-scratch CRNN (`crnn`)",
+    "musicnn_crnn": "transfer CRNN (`musicnn_crnn`)",
     "musicnn_probe": "linear probe on frozen musicnn embeddings (c)",
     "reference": "reference CRNN-BiGRU (b)",
     "mfcc_logreg": "MFCC + logistic regression (a)",
