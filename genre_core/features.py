@@ -7,7 +7,6 @@ each window's loudest bin is 0 dB, so the model ignores playback gain.
 
 from __future__ import annotations
 
-import librosa
 import numpy as np
 import torch
 
@@ -22,9 +21,7 @@ class LogMel:
     def __init__(self, cfg: FeatureConfig) -> None:
         self.cfg = cfg
         self._window = torch.hann_window(cfg.n_fft, periodic=True)
-        filters = librosa.filters.mel(
-            sr=cfg.sample_rate, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax
-        )
+        filters = mel_filters(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax)
         self._filters = torch.from_numpy(filters.astype(np.float32))
 
     def power(self, audio: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -81,8 +78,43 @@ def relative_db(absolute: torch.Tensor, top_db: float) -> torch.Tensor:
     return torch.clamp(absolute - peak, min=-top_db)
 
 
+def hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale (librosa's default, htk=False): linear below 1 kHz, logarithmic above."""
+    hz = np.asarray(hz, dtype=np.float64)
+    f_sp, min_log_hz = 200.0 / 3, 1000.0
+    min_log_mel, logstep = min_log_hz / f_sp, np.log(6.4) / 27.0
+    return np.where(hz >= min_log_hz, min_log_mel + np.log(np.maximum(hz, 1e-10) / min_log_hz) / logstep, hz / f_sp)
+
+
+def mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    mel = np.asarray(mel, dtype=np.float64)
+    f_sp, min_log_hz = 200.0 / 3, 1000.0
+    min_log_mel, logstep = min_log_hz / f_sp, np.log(6.4) / 27.0
+    return np.where(mel >= min_log_mel, min_log_hz * np.exp(logstep * (mel - min_log_mel)), f_sp * mel)
+
+
+def mel_filters(sr: int, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float | None = None) -> np.ndarray:
+    """`librosa.filters.mel` (Slaney scale and area norm), in numpy: `(n_mels, 1 + n_fft // 2)`.
+
+    Written out because importing librosa's filters costs about 1.5 s of a cold start;
+    `tests/test_windows_features.py` checks it against librosa for every model's settings.
+    """
+    fmax = sr / 2.0 if fmax is None else fmax
+    fft_hz = np.fft.rfftfreq(n_fft, 1.0 / sr)
+    mel_hz = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
+    gaps = np.diff(mel_hz)
+    ramps = mel_hz[:, None] - fft_hz[None, :]
+    lower = -ramps[:-2] / gaps[:-1, None]
+    upper = ramps[2:] / gaps[1:, None]
+    weights = np.maximum(0.0, np.minimum(lower, upper))
+    weights *= (2.0 / (mel_hz[2:] - mel_hz[:-2]))[:, None]
+    return weights.astype(np.float32)
+
+
 def librosa_reference(window: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     """The plain librosa computation the torch path is tested against."""
+    import librosa
+
     mel = librosa.feature.melspectrogram(
         y=window,
         sr=cfg.sample_rate,

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import librosa
 import numpy as np
 
 from .audio import AudioSource, open_audio
 from .config import FeatureConfig
+from .features import hz_to_mel, mel_to_hz
 
 BLOCK_SECONDS = 30.0
 
@@ -58,7 +58,8 @@ def waveform_envelope(
 
 def mel_band_hz(cfg: FeatureConfig) -> np.ndarray:
     """Centre frequency (Hz) of each mel band, for labelling a spectrogram's y axis."""
-    return librosa.mel_frequencies(n_mels=cfg.n_mels + 2, fmin=cfg.fmin, fmax=cfg.fmax or cfg.sample_rate / 2)[1:-1]
+    fmax = cfg.fmax or cfg.sample_rate / 2
+    return mel_to_hz(np.linspace(hz_to_mel(cfg.fmin), hz_to_mel(fmax), cfg.n_mels + 2))[1:-1]
 
 
 def frame_times(cfg: FeatureConfig, start_s: float = 0.0) -> np.ndarray:

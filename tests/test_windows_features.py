@@ -100,3 +100,18 @@ def test_a_short_real_clip_has_no_silent_tail_for_the_model_to_learn():
     db = LogMel(CFG)(fit_window(y, CFG.window_samples, loop=True)).numpy()
     tail = db[:, -20:]  # the last 0.46 s of the window
     assert tail.max() > -40  # music, not the -80 dB floor of digital silence
+
+
+@pytest.mark.parametrize(
+    "sr, n_fft, n_mels, fmin, fmax",
+    [(22050, 2048, 128, 0.0, None), (16000, 512, 96, 0.0, None), (44100, 1024, 64, 50.0, 8000.0)],
+)
+def test_mel_filters_equal_librosas(sr, n_fft, n_mels, fmin, fmax):
+    import librosa
+
+    from genre_core.features import mel_filters
+
+    ours = mel_filters(sr, n_fft, n_mels, fmin, fmax)
+    theirs = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    assert ours.shape == theirs.shape
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-8)
