@@ -255,6 +255,17 @@ def tagging_bench(folder: Path, fallback: Path, count: int, workers: int) -> dic
     }
 
 
+def median_ms(fn: Callable[[], Any], runs: int) -> float:
+    """Median wall time of `runs` calls after one warm-up call, in ms."""
+    fn()
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return round(1000 * statistics.median(times), 1)
+
+
 @torch.inference_mode()
 def model_profile(clf: GenreClassifier, path: Path, runs: int) -> dict[str, float]:
     """Where a musicnn-family model's time goes on ten windows: ms per stage, median of `runs`."""
@@ -270,16 +281,7 @@ def model_profile(clf: GenreClassifier, path: Path, runs: int) -> dict[str, floa
         "whole model + tags": lambda: net.forward_with_tags(features),
         "plain port (no pooling reorder), whole model": lambda: clf.checkpoint.model.forward_with_tags(features),
     }
-    out = {}
-    for name, fn in stages.items():
-        fn()
-        times = []
-        for _ in range(runs):
-            started = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - started)
-        out[name] = round(1000 * statistics.median(times), 1)
-    return out
+    return {name: median_ms(fn, runs) for name, fn in stages.items()}
 
 
 def strided_gemm(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -334,15 +336,7 @@ def timbral_conv_variants(clf: GenreClassifier, path: Path, runs: int) -> dict[s
             "strided_gemm": partial(strided_gemm, x, weight),
             "int8": partial(qconv, qx),
         }
-        row = {}
-        for name, fn in variants.items():
-            fn()
-            times = []
-            for _ in range(runs):
-                started = time.perf_counter()
-                fn()
-                times.append(time.perf_counter() - started)
-            row[f"{name}_ms"] = round(1000 * statistics.median(times), 1)
+        row = {f"{name}_ms": median_ms(fn, runs) for name, fn in variants.items()}
         row["int8_max_rel_error"] = round(int8_error, 4)
         out[f"timbral {kh}x{kw}"] = row
     return out
