@@ -75,13 +75,17 @@ def check_groups_do_not_cross_splits(recordings: list[Recording]) -> None:
             raise ValueError(f"group '{rec.group}' is in both '{other}' and '{rec.split}'")
 
 
-def _cache_key(path: Path, cfg: FeatureConfig, speed: float, stretch: float) -> str:
+def content_key(path: Path, fields: dict) -> str:
+    """A cache file name from the file's content and the settings that made the cached array."""
     digest = hashlib.sha1(path.read_bytes()).hexdigest()
+    return hashlib.sha1((digest + json.dumps(fields, sort_keys=True)).encode()).hexdigest()
+
+
+def _cache_key(path: Path, cfg: FeatureConfig, speed: float, stretch: float) -> str:
     fields = {"features": asdict(cfg), "speed": speed, "short_clip_padding": "loop"}
     if stretch != 1.0:  # only in the key when used, so older caches stay valid
         fields["stretch"] = stretch
-    settings = json.dumps(fields, sort_keys=True)
-    return hashlib.sha1((digest + settings).encode()).hexdigest()
+    return content_key(path, fields)
 
 
 def _compute(job: tuple[Path, FeatureConfig, float, float, Path]) -> Path:

@@ -135,6 +135,17 @@ def spec_augment(batch: torch.Tensor, s: TrainSettings, fill: torch.Tensor) -> t
     return batch
 
 
+def smoothed_targets(classes: np.ndarray, n_classes: int, smoothing: float) -> torch.Tensor:
+    """One-hot targets with label smoothing, as floats mixup can blend."""
+    y = F.one_hot(torch.from_numpy(classes), n_classes).float()
+    return y * (1 - smoothing) + smoothing / n_classes
+
+
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy against soft (smoothed or mixed) targets, averaged over the batch."""
+    return torch.sum(-targets * F.log_softmax(logits, dim=-1), dim=-1).mean()
+
+
 def band_statistics(spectra: list[np.ndarray], frames: int, top_db: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-mel-band mean/std of relative-dB windows tiled over each recording."""
     blocks = []
@@ -233,15 +244,14 @@ def train(
             )
             if s.spec_augment:
                 x = spec_augment(x, s, fill)
-            y = F.one_hot(torch.from_numpy(targets_arr[idx]), len(labels)).float()
-            y = y * (1 - s.label_smoothing) + s.label_smoothing / len(labels)
+            y = smoothed_targets(targets_arr[idx], len(labels), s.label_smoothing)
             if s.mixup_alpha > 0:
                 lam = float(np.random.beta(s.mixup_alpha, s.mixup_alpha))
                 perm = torch.randperm(x.shape[0])
                 x = lam * x + (1 - lam) * x[perm]
                 y = lam * y + (1 - lam) * y[perm]
             x, y = x.to(dev), y.to(dev)
-            loss = torch.sum(-y * F.log_softmax(model(x), dim=-1), dim=-1).mean()
+            loss = soft_cross_entropy(model(x), y)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()

@@ -18,7 +18,6 @@ training windows are cached at a random gain of ±`gain_db`.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import logging
 import time
@@ -28,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.metrics import f1_score
 from tqdm import tqdm
 
@@ -39,8 +37,8 @@ from ..errors import GenreCoreError
 from ..model import count_parameters
 from ..musicnn import MusicnnCRNN
 from ..pretrained.convert import WEIGHTS_PATH, load_pretrained, sha256
-from .data import Recording
-from .train import _data_summary, start_run
+from .data import Recording, content_key
+from .train import _data_summary, smoothed_targets, soft_cross_entropy, start_run
 
 log = logging.getLogger("genre_core.train")
 DEFAULT_CACHE = Path(__file__).resolve().parents[2] / ".cache" / "musicnn"
@@ -107,16 +105,18 @@ def frontend_cache(
 ) -> list[np.ndarray]:
     """Per recording `(windows, 561, 187)` float16 front-end outputs, computed at most once."""
     cache_dir.mkdir(parents=True, exist_ok=True)
-    settings = json.dumps(
-        {"features": asdict(classifier.config.features), "strategy": strategy, "hop": hop_s, "gain": gain_db,
-         "seed": seed, "weights": sha256(WEIGHTS_PATH)},
-        sort_keys=True,
-    )  # fmt: skip
+    settings = {
+        "features": asdict(classifier.config.features),
+        "strategy": strategy,
+        "hop": hop_s,
+        "gain": gain_db,
+        "seed": seed,
+        "weights": sha256(WEIGHTS_PATH),
+    }
     model: MusicnnCRNN = classifier.model
     out = []
     for i, rec in enumerate(tqdm(recs, desc=f"musicnn front end ({strategy})")):
-        key = hashlib.sha1((hashlib.sha1(rec.path.read_bytes()).hexdigest() + settings).encode()).hexdigest()
-        target = cache_dir / f"{key}.npy"
+        target = cache_dir / f"{content_key(rec.path, settings)}.npy"
         if not target.exists():
             try:
                 features = classifier.extract(rec.path, strategy, hop_s=hop_s)[2]
@@ -181,8 +181,8 @@ def track_probabilities(model: MusicnnCRNN, fronts: list[np.ndarray], batch: int
     return np.stack(out)
 
 
-def embedding_statistics(model: MusicnnCRNN, fronts: np.ndarray, batch: int = 256) -> tuple[torch.Tensor, ...]:
-    """Mean and std of each musicnn feature over the training windows' steps, and the input's band mean."""
+def embedding_statistics(model: MusicnnCRNN, fronts: np.ndarray, batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and std of each musicnn feature over the training windows' steps (the GRU path's normalisation)."""
     total, square, count = torch.zeros(753), torch.zeros(753), 0
     with torch.inference_mode():
         for s in range(0, len(fronts), batch):
@@ -264,14 +264,13 @@ def train_transfer(
             x = torch.from_numpy(x_train[idx]).float()
             if s.frame_masks:
                 x = mask_frames(x, s.frame_masks, s.frame_mask_width, rng)
-            y = F.one_hot(torch.from_numpy(y_train[idx]), len(labels)).float()
-            y = y * (1 - s.label_smoothing) + s.label_smoothing / len(labels)
+            y = smoothed_targets(y_train[idx], len(labels), s.label_smoothing)
             if s.mixup_alpha > 0:
                 lam = float(rng.beta(s.mixup_alpha, s.mixup_alpha))
                 perm = torch.from_numpy(rng.permutation(len(idx)))
                 x = lam * x + (1 - lam) * x[perm]
                 y = lam * y + (1 - lam) * y[perm]
-            loss = torch.sum(-y * F.log_softmax(head_from_front(model, x), dim=-1), dim=-1).mean()
+            loss = soft_cross_entropy(head_from_front(model, x), y)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
