@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from genre_core.checkpoint import DEFAULT_MODEL, MODEL_TITLES
+from genre_core.training.report import tag_threshold_text
 from pages import figures, state
 
 #: Names the evaluation gives each model, as people should read them.
@@ -148,6 +149,9 @@ if calibration:
         ),
         hide_index=True,
     )
+
+    if calibration.get("tag_threshold"):
+        st.markdown(tag_threshold_text(calibration["tag_threshold"]))
 
 st.subheader("By source")
 by_source = pd.DataFrame([{"source": k, **v} for k, v in head["by_source"].items()])

@@ -3,6 +3,11 @@
 Fitted on the valid split, on the same track-level probabilities the app
 shows (mean of window softmaxes), by minimising negative log-likelihood.
 Expected calibration error (ECE) is reported before and after.
+
+The same calibrated probabilities choose the threshold above which
+`write-tags` and the beets plugin write a genre into a file: the lowest
+probability at which written genres are right at least `tag_precision` of the
+time on valid, at that cut and at every stricter one.
 """
 
 from __future__ import annotations
@@ -52,23 +57,81 @@ def fit_temperature(window_logits: list[torch.Tensor], y: np.ndarray) -> float:
     return float(result.x)
 
 
-def calibrate(model_path: Path, manifest: Path) -> dict[str, Any]:
-    """Fit T on valid, measure ECE on valid and test, store T in the checkpoint."""
+#: Cuts resting on fewer valid recordings than this are too noisy to hold the precision to.
+MIN_SUPPORT = 30
+
+
+def precision_threshold(confidence: np.ndarray, correct: np.ndarray, target: float) -> float | None:
+    """Lowest cut t (rounded up to 0.01) whose precision, and every stricter cut's, reaches `target`.
+
+    Precision over `confidence >= t` is not monotone in t; asking it of every
+    stricter cut (with at least MIN_SUPPORT recordings) keeps a lucky dip from
+    choosing the threshold. None when no cut reaches the target.
+    """
+    candidates = np.unique(np.ceil(confidence * 100 - 1e-6) / 100)[::-1]  # strictest first
+    chosen = None
+    for cut in candidates:
+        chosen_mask = confidence >= cut - 1e-9
+        if chosen_mask.sum() >= MIN_SUPPORT and correct[chosen_mask].mean() < target:
+            break
+        if chosen_mask.sum() >= MIN_SUPPORT:
+            chosen = float(cut)
+    return chosen
+
+
+def threshold_scores(confidence: np.ndarray, correct: np.ndarray, cut: float) -> dict[str, Any]:
+    """Precision and coverage of writing only where the probability reaches `cut`."""
+    written = confidence >= cut - 1e-9
+    return {
+        "recordings": int(len(correct)),
+        "written": int(written.sum()),
+        "coverage": float(written.mean()),
+        "precision": float(correct[written].mean()) if written.any() else None,
+        "accuracy_of_all": float(correct.mean()),
+    }
+
+
+def tag_threshold(
+    valid: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray], target: float
+) -> dict[str, Any]:
+    """Choose the write threshold on valid (calibrated track probabilities); report it on test."""
+    (valid_probs, valid_y), (test_probs, test_y) = valid, test
+    confidence, correct = valid_probs.max(axis=1), valid_probs.argmax(axis=1) == valid_y
+    cut = precision_threshold(confidence, correct, target)
+    if cut is None:
+        return {"target_precision": target, "min_probability": None, "min_support": MIN_SUPPORT}
+    return {
+        "target_precision": target,
+        "min_probability": cut,
+        "min_support": MIN_SUPPORT,
+        "aggregate": "mean",
+        "strategy": "spread",
+        "chosen_on": "valid",
+        "valid": threshold_scores(confidence, correct, cut),
+        "test": threshold_scores(test_probs.max(axis=1), test_probs.argmax(axis=1) == test_y, cut),
+    }
+
+
+def calibrate(model_path: Path, manifest: Path, tag_precision: float = 0.9) -> dict[str, Any]:
+    """Fit T on valid, measure ECE on valid and test, choose the tag threshold; store both in the checkpoint."""
     classifier = GenreClassifier.load(model_path, device="cpu")
     valid_logits, valid_y = split_logits(classifier, manifest, "valid")
     temperature = fit_temperature(valid_logits, valid_y)
     report: dict[str, Any] = {"temperature": temperature, "fitted_on": "valid", "bins": 10}
+    calibrated = {}
     for split, (logits, y) in {
         "valid": (valid_logits, valid_y),
         "test": split_logits(classifier, manifest, "test"),
     }.items():
         before, after = track_probs(logits, 1.0), track_probs(logits, temperature)
+        calibrated[split] = (after, y)
         report[split] = {
             "ece_before": expected_calibration_error(before, y),
             "ece_after": expected_calibration_error(after, y),
             "nll_before": nll(before, y),
             "nll_after": nll(after, y),
         }
+    report["tag_threshold"] = tag_threshold(calibrated["valid"], calibrated["test"], tag_precision)
     ckpt = load_checkpoint(model_path)
     save_checkpoint(model_path, ckpt.model, ckpt.config, ckpt.metrics, ckpt.training, report)
     return report

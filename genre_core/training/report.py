@@ -86,6 +86,21 @@ def calibration_table(calibration: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def tag_threshold_text(threshold: dict[str, Any]) -> str:
+    """One paragraph: the write threshold, and how often genres written at it are right."""
+    if threshold.get("min_probability") is None:
+        return f"No threshold reaches {threshold['target_precision']:.0%} precision on valid: nothing is written."
+    v, t = threshold["valid"], threshold["test"]
+    return (
+        f"Writing genres into files (`write-tags`, the beets plugin): only where the probability is at least "
+        f"**{threshold['min_probability']:.2f}**, the lowest cut at which written genres are right at least "
+        f"{threshold['target_precision']:.0%} of the time on valid (at that cut and every stricter one). "
+        f"Valid: {v['precision']:.1%} right, for {v['written']} of {v['recordings']} recordings "
+        f"({v['coverage']:.0%}). Test, reported once: {t['precision']:.1%} right, for {t['written']} of "
+        f"{t['recordings']} ({t['coverage']:.0%}); all test recordings: {t['accuracy_of_all']:.1%}."
+    )
+
+
 def render(model_path: Path | None = None) -> str:
     ckpt = load_checkpoint(model_path)
     m, t = ckpt.metrics, ckpt.training
@@ -112,6 +127,8 @@ def render(model_path: Path | None = None) -> str:
     ]
     if ckpt.calibration:
         parts += ["", "Calibration:", "", calibration_table(ckpt.calibration)]
+        if "tag_threshold" in ckpt.calibration:
+            parts += ["", tag_threshold_text(ckpt.calibration["tag_threshold"])]
     parts += [
         "",
         f"Training: {t.get('parameters', 0):,} parameters, best epoch {t.get('best_epoch')} of "
