@@ -1,4 +1,4 @@
-"""`python -m genre_core predict|train|evaluate|bench` — a thin shell over the library.
+"""`python -m genre_core predict|tag|write-tags|train|evaluate|bench|...` — a thin shell over the library.
 
 Exit codes: 0 all files classified, 1 some failed (the rest are still
 reported), 2 usage errors. Errors are one line on stderr, never a traceback.
@@ -144,7 +144,9 @@ def calibrate_command(args: argparse.Namespace) -> int:
     from .checkpoint import resolve_model
     from .training.calibrate import calibrate
 
-    report = calibrate(resolve_model(args.model), Path(args.manifest))
+    if not 0 < args.tag_precision < 1:
+        raise UsageError("--tag-precision must be between 0 and 1")
+    report = calibrate(resolve_model(args.model), Path(args.manifest), tag_precision=args.tag_precision)
     print(json.dumps(report, indent=2))
     return 0
 
@@ -166,7 +168,85 @@ def tag_command(args: argparse.Namespace) -> int:
         progress=None if args.quiet else print_progress(),
     )
     print(json.dumps(summary, indent=2))
-    return 130 if summary["interrupted"] else 0
+    if summary["interrupted"]:
+        return 130
+    if args.write_tags:
+        return write_tags_from_table(Path(args.out), args)
+    return 0
+
+
+def write_tags_command(args: argparse.Namespace) -> int:
+    from .write_tags import Journal, undo
+
+    if args.undo:
+        results = undo(Journal(args.undo))
+        if args.format == "json":
+            print(json.dumps([vars(r) for r in results], indent=2, ensure_ascii=False))
+        else:
+            for r in results:
+                print(f"{r.action:<10}  {r.path}: {r.reason}")
+            counts = {a: sum(r.action == a for r in results) for a in ("restored", "unchanged", "skip", "failed")}
+            print("undo: " + ", ".join(f"{n} {a}" for a, n in counts.items()))
+        return 1 if any(r.action == "failed" for r in results) else 0
+    if not args.table:
+        raise UsageError("give the table made by `python -m genre_core tag` (or --undo JOURNAL)")
+    if not Path(args.table).is_file():
+        raise UsageError(f"'{args.table}' does not exist")
+    return write_tags_from_table(Path(args.table), args)
+
+
+def write_tags_from_table(table_path: Path, args: argparse.Namespace) -> int:
+    """Plan (and with --apply, write) the genres of a tag table; print the plan and how to undo it."""
+    from .tagging import read_table
+    from .write_tags import (
+        Journal,
+        apply_plan,
+        default_journal,
+        plan_lines,
+        plan_table,
+        refresh_table,
+        summarise,
+        thresholds_for,
+    )
+
+    table = read_table(table_path)
+    thresholds = thresholds_for(table, args.model, args.min_probability)
+    planned = plan_table(table, thresholds, args.overwrite)
+    journal = Journal(args.journal or default_journal(table_path))
+    completed = True
+    if args.apply:
+        completed = apply_plan(planned, journal)
+        refresh_table(table_path, table, planned)
+    summary = summarise(planned)
+    undo_command = f"python -m genre_core write-tags --undo {journal.path}"
+    if args.format == "json":
+        report = {
+            "applied": args.apply,
+            "completed": completed,
+            "thresholds": {m: vars(t) for m, t in thresholds.items()},
+            "summary": summary,
+            "journal": str(journal.path) if args.apply else None,
+            "files": [p.to_dict() for p in planned],
+        }
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        print("\n".join(plan_lines(planned)))
+        for t in set(thresholds.values()):
+            measured = ""
+            if t.valid_precision is not None and t.valid_coverage is not None:
+                measured = f"; on valid, written genres were right {t.valid_precision:.1%} of the time, for "
+                measured += f"{t.valid_coverage:.0%} of songs"
+            print(f"threshold: p >= {t.min_probability:.2f} ({t.source}{measured})")
+        counts = ", ".join(f"{n} {a}" for a, n in summary.items())
+        if not args.apply:
+            print(f"dry run: {counts}. Nothing was changed; add --apply to write.")
+        else:
+            print(f"{counts}. Journal: {journal.path}\nundo: {undo_command}")
+            if not completed:
+                print("interrupted: the files not written are as they were; the journal is complete.")
+    if not completed:
+        return 130
+    return 1 if summary.get("failed") else 0
 
 
 def report_command(args: argparse.Namespace) -> int:
@@ -257,6 +337,20 @@ def bench_command(args: argparse.Namespace) -> int:
     return run_bench(args)
 
 
+def add_write_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--apply", action="store_true", help="write the tags (default: a dry run printing the plan)")
+    parser.add_argument("--overwrite", action="store_true", help="replace genres the files already have")
+    parser.add_argument(
+        "--min-probability",
+        type=float,
+        default=None,
+        help="write only at or above this probability (default: the model's threshold, chosen on the valid "
+        "split so that written genres are right at least 90%% of the time)",
+    )
+    parser.add_argument("--journal", default=None, help="undo journal (default: TABLE.undo.jsonl)")
+    parser.add_argument("--format", choices=("table", "json"), default="table", help="how the plan is printed")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m genre_core", description="Music genre classification.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -342,9 +436,12 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     x.set_defaults(func=explain_command)
 
-    c = sub.add_parser("calibrate", help="fit temperature scaling on the valid split")
+    c = sub.add_parser("calibrate", help="fit temperature scaling and the tag-writing threshold on the valid split")
     c.add_argument("--manifest", required=True)
     c.add_argument("--model", default=None, help=MODEL_HELP)
+    c.add_argument(
+        "--tag-precision", type=float, default=0.9, help="how often written genres must be right on valid (0.9)"
+    )
     c.set_defaults(func=calibrate_command)
 
     g = sub.add_parser("tag", help="tag a whole music library into Parquet/CSV (resumable)")
@@ -359,7 +456,19 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
     g.add_argument("--model", default=None, help=MODEL_HELP)
     g.add_argument("--quiet", action="store_true")
+    g.add_argument("--write-tags", action="store_true", help="then write the genres into the files (see write-tags)")
+    add_write_options(g)
     g.set_defaults(func=tag_command)
+
+    w = sub.add_parser(
+        "write-tags",
+        help="write a tag table's genres into the files' own tags (dry run unless --apply; undoable)",
+    )
+    w.add_argument("table", nargs="?", help="the Parquet/CSV made by `tag`")
+    w.add_argument("--undo", default=None, metavar="JOURNAL", help="restore the genres a journal recorded")
+    w.add_argument("--model", default=None, help="the checkpoint that made the table, for its threshold")
+    add_write_options(w)
+    w.set_defaults(func=write_tags_command)
 
     r = sub.add_parser("report", help="markdown tables of the recorded metrics")
     r.add_argument("--model", default=None, help=MODEL_HELP)

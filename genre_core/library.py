@@ -43,10 +43,16 @@ def is_audio_file(path: Path) -> bool:
 
 
 def find_audio_files(root: str | Path) -> Iterator[Path]:
-    """Audio files under `root`, recursively, in a stable (sorted) order."""
+    """Audio files under `root`, recursively, in a stable (sorted) order.
+
+    Hidden files are left out: macOS `._song.mp3` resource forks, and the
+    temporary copies a tag write leaves if it is killed (`filetags.TEMP_SUFFIX`).
+    """
     for folder, dirs, files in os.walk(root):
         dirs.sort()
         for name in sorted(files):
+            if name.startswith("."):
+                continue
             path = Path(folder) / name
             if path.is_file() and is_audio_file(path):
                 yield path

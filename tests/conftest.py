@@ -6,9 +6,13 @@ import io
 from collections.abc import Callable
 from pathlib import Path
 
+import mutagen
 import numpy as np
 import pytest
 import soundfile as sf
+from mutagen.flac import Picture
+from mutagen.id3 import APIC, COMM, ID3, TALB, TCON, TDRC, TIT2, TPE1, TRCK, TXXX
+from mutagen.mp4 import MP4Cover
 
 from genre_core.checkpoint import DEFAULT_MODEL_PATH, build_model, save_checkpoint
 from genre_core.classifier import GenreClassifier
@@ -90,3 +94,60 @@ def classifier() -> GenreClassifier:
     """The shipped, trained model."""
     assert DEFAULT_MODEL_PATH.is_file(), f"the shipped model is missing: {DEFAULT_MODEL_PATH}"
     return GenreClassifier.load(device="cpu")
+
+
+# ---- files as a tagged music library holds them --------------------------------------------------
+
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000") + bytes(range(40))
+TAGGED_FORMATS = ("mp3-v2.4", "mp3-v2.3", "flac", "ogg", "opus", "m4a")
+SUFFIX = {"mp3-v2.4": "mp3", "mp3-v2.3": "mp3"}
+
+
+def make_file(
+    folder: Path, fmt: str, genre: str | None, name: str = "track", clip: str = "jazz", title: str = "Blue in Green"
+) -> Path:
+    """A real clip in `fmt` with the tags a library file has (title, artist, album, art, ids), and `genre`."""
+    samples, sr = sf.read(CLIPS[clip], dtype="float32")
+    path = folder / f"{name}.{SUFFIX.get(fmt, fmt)}"
+    path.write_bytes(encode(samples, sr, SUFFIX.get(fmt, fmt)))
+    if fmt.startswith("mp3"):
+        tags = ID3()
+        tags.add(TIT2(encoding=3, text=title))
+        tags.add(TPE1(encoding=3, text="Ünïcode Artist"))
+        tags.add(TALB(encoding=3, text="Kind of Test"))
+        tags.add(TRCK(encoding=3, text="3/9"))
+        tags.add(TDRC(encoding=3, text="1959"))
+        tags.add(COMM(encoding=3, lang="eng", desc="", text="a comment"))
+        tags.add(TXXX(encoding=3, desc="MusicBrainz Album Id", text="0c5fb3ec-3b8d-4f7b-9c1e-0a6b7a8b5f3e"))
+        tags.add(APIC(encoding=3, mime="image/png", type=3, desc="cover", data=PNG))
+        if genre:
+            tags.add(TCON(encoding=3, text=genre))
+        if fmt == "mp3-v2.3":
+            tags.update_to_v23()  # as a v2.3 tagger writes it: TYER, not TDRC
+        tags.save(path, v2_version=3 if fmt == "mp3-v2.3" else 4)
+        return path
+    audio = mutagen.File(path)
+    if fmt == "m4a":
+        audio.tags["©nam"] = [title]
+        audio.tags["©ART"] = ["Ünïcode Artist"]
+        if genre:
+            audio.tags["©gen"] = [genre]
+        audio.tags["©alb"] = ["Kind of Test"]
+        audio.tags["trkn"] = [(3, 9)]
+        audio.tags["covr"] = [MP4Cover(PNG, imageformat=MP4Cover.FORMAT_PNG)]
+    else:
+        if audio.tags is None:
+            audio.add_tags()
+        audio.tags["TITLE"] = title
+        audio.tags["ARTIST"] = "Ünïcode Artist"
+        if genre:
+            audio.tags["Genre"] = genre  # an unusual spelling of the key: kept as it is
+        audio.tags["ALBUM"] = "Kind of Test"
+        audio.tags["TRACKNUMBER"] = "3"
+        audio.tags["MUSICBRAINZ_ALBUMID"] = "0c5fb3ec-3b8d-4f7b-9c1e-0a6b7a8b5f3e"
+        if fmt == "flac":
+            picture = Picture()
+            picture.type, picture.mime, picture.data = 3, "image/png", PNG
+            audio.add_picture(picture)
+    audio.save()
+    return path

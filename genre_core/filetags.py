@@ -1,0 +1,263 @@
+"""Read and write the genre tag of a music file, and nothing else, through mutagen.
+
+Every container keeps its genre where players look for it: ID3 `TCON` (MP3,
+and WAV/AIFF with an ID3 chunk), the `GENRE` comment of Vorbis, Opus and FLAC,
+and MP4's `©gen`.
+A genre's state is a small JSON-able `GenreState`, so a journal can hold it
+and put it back exactly.
+
+A write never edits the file in place: the tags are written into a copy in the
+same folder, checked, and renamed over the original. A crash or Ctrl-C at any
+moment leaves either the old file or the new one, never half of each.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mutagen
+from mutagen.id3 import ID3, TCON
+from mutagen.mp4 import MP4Tags
+
+from .errors import GenreCoreError
+
+#: How a label is written into a file: the ID3v1 genre names players already know.
+TAG_NAMES = {"hiphop": "Hip-Hop"}
+#: Temporary copies start with a dot and end so: library scans skip them (see `library.py`).
+TEMP_SUFFIX = ".genre-core-tmp"
+VORBIS_KEY = "GENRE"
+MP4_GENRE = "©gen"
+
+
+class TagWriteError(GenreCoreError):
+    """This file's genre cannot be read or written here."""
+
+
+def tag_name(label: str) -> str:
+    """The genre as written into files: `hiphop` → `Hip-Hop`, `rock` → `Rock`."""
+    return TAG_NAMES.get(label, label.title())
+
+
+@dataclass(frozen=True)
+class GenreState:
+    """A file's genre fields as stored: enough to show them and to restore them exactly.
+
+    `fields` maps the container's own keys to their values (None: absent);
+    `extra` keeps what equality ignores but a restore needs (ID3 text
+    encoding, the spelling of a Vorbis key); `had_tags` says whether the file
+    had a tag block at all, so undoing a first tag can remove the empty block.
+    """
+
+    kind: str
+    fields: dict[str, list[str] | None]
+    extra: dict[str, Any] = field(default_factory=dict)
+    had_tags: bool = True
+    shown: tuple[str, ...] = ()
+
+    def same_values(self, other: GenreState) -> bool:
+        return self.kind == other.kind and self.fields == other.fields
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "fields": self.fields,
+            "extra": self.extra,
+            "had_tags": self.had_tags,
+            "shown": list(self.shown),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> GenreState:
+        return cls(
+            data["kind"], data["fields"], data.get("extra", {}), data.get("had_tags", True), tuple(data["shown"])
+        )
+
+
+# ---- one container family each ----------------------------------------------------------------
+
+
+def _id3_read(tags: ID3) -> GenreState:
+    frame = tags.get("TCON")
+    version = f"id3v2.{tags.version[1]}" if tags.version[1] in (3, 4) else "id3v2.4"
+    if frame is None:
+        return GenreState(version, {"TCON": None})
+    return GenreState(
+        version, {"TCON": [str(t) for t in frame.text]}, {"encoding": int(frame.encoding)}, shown=tuple(frame.genres)
+    )
+
+
+def _id3_apply(tags: ID3, state: GenreState) -> None:
+    text = state.fields["TCON"]
+    tags.delall("TCON")
+    if text is not None:
+        tags.add(TCON(encoding=state.extra.get("encoding", 3), text=text))
+
+
+def _vorbis_read(tags: Any) -> GenreState:
+    keys = [k for k, _ in tags if k.lower() == "genre"]
+    values = [v for k, v in tags if k.lower() == "genre"]
+    if not keys:
+        return GenreState("vorbis", {"genre": None})
+    return GenreState("vorbis", {"genre": values}, {"key": keys[0]}, shown=tuple(values))
+
+
+def _vorbis_apply(tags: Any, state: GenreState) -> None:
+    """Put the values where the first genre comment was (or at the end), keeping the key's spelling."""
+    values = state.fields["genre"] or []
+    key = state.extra.get("key", VORBIS_KEY)
+    pairs = list(tags)
+    first = next((i for i, (k, _) in enumerate(pairs) if k.lower() == "genre"), len(pairs))
+    kept = [p for p in pairs if p[0].lower() != "genre"]
+    # `first` counted genre comments only at or after it, so it is also the insertion point in `kept`.
+    new = kept[:first] + [(key, v) for v in values] + kept[first:]
+    tags.clear()
+    tags.extend(new)
+
+
+def _mp4_read(tags: MP4Tags) -> GenreState:
+    # mutagen reads the old numeric `gnre` atom as `©gen` text, and writes it back so.
+    text = tags.get(MP4_GENRE)
+    values = [str(t) for t in text] if text is not None else None
+    return GenreState("mp4", {MP4_GENRE: values}, shown=tuple(values or ()))
+
+
+def _mp4_apply(tags: MP4Tags, state: GenreState) -> None:
+    values = state.fields[MP4_GENRE]
+    if values is None:
+        tags.pop(MP4_GENRE, None)
+    else:
+        tags[MP4_GENRE] = values
+
+
+def _family(tags: Any) -> str:
+    if isinstance(tags, ID3):
+        return "id3"
+    if isinstance(tags, MP4Tags):
+        return "mp4"
+    if hasattr(tags, "vendor"):  # VComment: Ogg Vorbis, Opus, FLAC
+        return "vorbis"
+    raise TagWriteError(f"{type(tags).__name__} tags are not supported for genres")
+
+
+_READ = {"id3": _id3_read, "vorbis": _vorbis_read, "mp4": _mp4_read}
+_APPLY = {"id3": _id3_apply, "vorbis": _vorbis_apply, "mp4": _mp4_apply}
+
+
+def _open(path: Path) -> mutagen.FileType:
+    try:
+        audio = mutagen.File(path)
+    except mutagen.MutagenError as exc:
+        raise TagWriteError(f"mutagen cannot read its tags: {exc}") from exc
+    except OSError as exc:
+        raise TagWriteError(f"cannot read the file: {exc.strerror or exc}") from exc
+    if audio is None:
+        raise TagWriteError("not a format whose tags mutagen can write")
+    return audio
+
+
+def _state_of(audio: mutagen.FileType) -> GenreState:
+    """The genre state; a file without a tag block reads as its format's empty state."""
+    if audio.tags is None:
+        try:
+            audio.add_tags()
+        except mutagen.MutagenError as exc:
+            raise TagWriteError(f"{type(audio).__name__} files have no tags mutagen can write ({exc})") from exc
+        state = _READ[_family(audio.tags)](audio.tags)
+        audio.tags = None
+        return GenreState(state.kind, state.fields, state.extra, had_tags=False)
+    return _READ[_family(audio.tags)](audio.tags)
+
+
+def read_genre(path: str | Path) -> GenreState:
+    """The file's genre fields as they are now."""
+    return _state_of(_open(Path(path)))
+
+
+def new_state(current: GenreState, label: str) -> GenreState:
+    """`current` with the genre replaced by `label` (in its tag spelling)."""
+    name = tag_name(label)
+    if current.kind.startswith("id3"):
+        return GenreState(current.kind, {"TCON": [name]}, {"encoding": 3}, current.had_tags, (name,))
+    if current.kind == "mp4":
+        return GenreState("mp4", {MP4_GENRE: [name]}, {}, current.had_tags, (name,))
+    return GenreState(
+        "vorbis", {"genre": [name]}, {"key": current.extra.get("key", VORBIS_KEY)}, current.had_tags, (name,)
+    )
+
+
+def is_read_only(path: str | Path) -> bool:
+    """No write permission for us, or none for anyone: even root leaves a file marked read-only alone."""
+    return not os.access(path, os.W_OK) or not os.stat(path).st_mode & 0o222
+
+
+def _is_empty(tags: Any) -> bool:
+    if isinstance(tags, ID3 | MP4Tags):
+        return len(tags) == 0
+    return len(list(tags)) == 0
+
+
+def _save(audio: mutagen.FileType, kind: str) -> None:
+    if kind.startswith("id3"):  # keep the file's ID3 version: a v2.3 tag stays v2.3
+        audio.save(v2_version=3 if kind == "id3v2.3" else 4)
+    else:
+        audio.save()
+
+
+def _load_for_write(path: Path, kind: str) -> mutagen.FileType:
+    if kind == "id3v2.3":  # load as v2.3 so nothing is translated to v2.4 frames on the way
+        audio = mutagen.File(path)
+        audio.tags = ID3(path, v2_version=3)
+        return audio
+    return mutagen.File(path)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_genre(path: str | Path, state: GenreState) -> None:
+    """Make the file's genre fields equal `state`, atomically; every other byte of audio is untouched.
+
+    Symlinks are followed (the link stays a link). The copy keeps the file's
+    permission bits; the new file is checked before it replaces the old one.
+    """
+    real = Path(os.path.realpath(path))
+    if is_read_only(real):
+        raise TagWriteError("the file is read-only")
+    if not os.access(real.parent, os.W_OK):
+        raise TagWriteError("its folder is read-only (the new file is written beside it, then renamed)")
+    fd, name = tempfile.mkstemp(prefix=f".{real.name}.", suffix=TEMP_SUFFIX, dir=real.parent)
+    os.close(fd)
+    temp = Path(name)
+    try:
+        shutil.copy2(real, temp)
+        audio = _load_for_write(temp, state.kind)
+        if audio.tags is None:
+            audio.add_tags()
+        family = _family(audio.tags)
+        if family != ("id3" if state.kind.startswith("id3") else state.kind):
+            raise TagWriteError(f"the file's tags are {family}, not {state.kind}: it changed since it was read")
+        _APPLY[family](audio.tags, state)
+        if not state.had_tags and _is_empty(audio.tags):
+            audio.delete()  # undoing the first tag of an untagged file: no empty tag block left behind
+        else:
+            _save(audio, state.kind)
+        written = read_genre(temp)
+        if written.fields != state.fields:
+            raise TagWriteError(f"the written genre reads back as {written.fields}, not {state.fields}")
+        _fsync(temp)
+        os.replace(temp, real)
+        _fsync(real.parent)
+    except mutagen.MutagenError as exc:
+        raise TagWriteError(f"mutagen could not write its tags: {exc}") from exc
+    finally:
+        temp.unlink(missing_ok=True)

@@ -1,0 +1,339 @@
+"""Write classified genres into the files themselves: plan, apply, journal, undo.
+
+The input is a `python -m genre_core tag` table (path, size, mtime, genre,
+probability, model_id). Nothing is written without `apply=True`; a dry run
+returns the same plan. Before each file is written, its previous genre goes
+into an append-only journal (JSON lines, flushed to disk), so the journal is
+true even if the run dies mid-way; `undo` walks it backwards and restores a
+file only while it still holds what was written.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .checkpoint import SHIPPED_MODELS, load_checkpoint, resolve_model
+from .errors import UsageError
+from .filetags import GenreState, TagWriteError, is_read_only, new_state, read_genre, tag_name, write_genre
+
+JOURNAL_FORMAT = "genre_core write-tags journal"
+JOURNAL_VERSION = 1
+
+#: Planned actions, in the order a summary lists them.
+ACTIONS = ("write", "written", "same", "keep", "below", "skip", "failed")
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """The probability a genre must reach to be written, and where that number comes from."""
+
+    min_probability: float
+    source: str
+    valid_precision: float | None = None
+    valid_coverage: float | None = None
+
+
+def decide(
+    current: Iterable[str], label: str, probability: float, threshold: float, overwrite: bool
+) -> tuple[str, str]:
+    """What to do with one classified file: (action, reason). Shared by `write-tags` and the beets plugin."""
+    current = [c for c in current if c.strip()]
+    name = tag_name(label)
+    if probability < threshold:
+        return "below", f"probability {probability:.3f} is under the threshold {threshold:.3f}"
+    if [c.casefold() for c in current] == [name.casefold()]:
+        return "same", "already has this genre"
+    if current and not overwrite:
+        return "keep", f"keeps its genre '{'; '.join(current)}' (--overwrite replaces it)"
+    if current:
+        return "write", f"replaces '{'; '.join(current)}'"
+    return "write", "no genre yet"
+
+
+@dataclass
+class PlannedFile:
+    path: str
+    action: str
+    reason: str
+    genre: str | None = None
+    probability: float | None = None
+    current: tuple[str, ...] = ()
+    before: GenreState | None = None
+    after: GenreState | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["current"] = list(self.current)
+        data["new"] = tag_name(self.genre) if self.genre else None
+        data["before"] = self.before.to_json() if self.before else None
+        data["after"] = self.after.to_json() if self.after else None
+        return data
+
+
+# ---- threshold --------------------------------------------------------------------------------
+
+
+def measured_threshold(model: str | Path | None) -> Threshold | None:
+    """The write threshold stored in a checkpoint by `calibrate`, or None if it has none."""
+    path = resolve_model(model)
+    measured = load_checkpoint(path).calibration.get("tag_threshold") or {}
+    if measured.get("min_probability") is None:
+        return None
+    return Threshold(
+        float(measured["min_probability"]),
+        f"{path.name}: chosen for {measured['target_precision']:.0%} precision on valid",
+        measured["valid"]["precision"],
+        measured["valid"]["coverage"],
+    )
+
+
+def model_thresholds(model: str | None) -> dict[str, Threshold]:
+    """model_id → its measured write threshold, for `model` or for every shipped model."""
+    from .tagging import model_id
+
+    paths = [resolve_model(model)] if model else list(SHIPPED_MODELS.values())
+    found = {}
+    for path in paths:
+        if path.is_file() and (threshold := measured_threshold(path)) is not None:
+            found[model_id(path)] = threshold
+    return found
+
+
+def thresholds_for(table: pd.DataFrame, model: str | None, min_probability: float | None) -> dict[str, Threshold]:
+    """The threshold of each model that classified rows of `table`; a given number overrides them all."""
+    ids = {str(m) for m in table.get("model_id", pd.Series(dtype=str)).dropna().unique()}
+    if min_probability is not None:
+        if not 0 <= min_probability <= 1:
+            raise UsageError("--min-probability must be between 0 and 1")
+        return {m: Threshold(min_probability, "given") for m in ids}
+    known = model_thresholds(model)
+    if ids and not ids & known.keys():
+        raise UsageError(
+            "no write threshold for the model that made this table: either `calibrate` found no probability at "
+            "which its genres are right 90 % of the time on valid (the from-scratch crnn), or the table came from "
+            "another checkpoint (--model PATH). Pass --min-probability to choose one yourself."
+        )
+    return {m: known[m] for m in ids if m in known}
+
+
+# ---- plan -------------------------------------------------------------------------------------
+
+
+def _number(value: Any) -> float | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return float(value)
+
+
+def changed_since(path: str, size: float | None, mtime: float | None) -> str | None:
+    """Why the file is no longer the one that was classified, or None when it still is."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return "vanished since it was classified"
+    except OSError as exc:
+        return f"cannot read the file: {exc.strerror or exc}"
+    if size is None or mtime is None or stat.st_size != int(size) or abs(stat.st_mtime - mtime) > 1e-6:
+        return "changed since it was classified (size or modification time differ): classify it again"
+    return None
+
+
+def plan_file(row: dict[str, Any], thresholds: dict[str, Threshold], overwrite: bool) -> PlannedFile:
+    path = str(row["path"])
+    if isinstance(row.get("error"), str) and row["error"]:
+        return PlannedFile(path, "skip", f"not classified: {row['error']}")
+    threshold = thresholds.get(str(row.get("model_id")))
+    if threshold is None:
+        return PlannedFile(path, "skip", "classified by a model with no measured threshold (--min-probability)")
+    changed = changed_since(path, _number(row.get("size")), _number(row.get("mtime")))
+    if changed:
+        return PlannedFile(path, "skip", changed)
+    try:
+        before = read_genre(path)
+    except TagWriteError as exc:
+        return PlannedFile(path, "skip", str(exc))
+    label, probability = str(row["genre"]), float(row["probability"])
+    action, reason = decide(before.shown, label, probability, threshold.min_probability, overwrite)
+    planned = PlannedFile(path, action, reason, label, probability, before.shown, before)
+    if action == "write":
+        if is_read_only(os.path.realpath(path)):
+            planned.action, planned.reason = "skip", "the file is read-only"
+        else:
+            planned.after = new_state(before, label)
+    return planned
+
+
+def plan_table(table: pd.DataFrame, thresholds: dict[str, Threshold], overwrite: bool) -> list[PlannedFile]:
+    return [plan_file(row, thresholds, overwrite) for row in table.to_dict("records")]
+
+
+# ---- journal ----------------------------------------------------------------------------------
+
+
+class Journal:
+    """Append-only JSON lines: a header, then one line per file, each on disk before the file is written."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def _append(self, record: dict[str, Any]) -> None:
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def start(self, source: str) -> None:
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            self._append({"format": JOURNAL_FORMAT, "version": JOURNAL_VERSION, "source": source})
+
+    def record(self, planned: PlannedFile) -> None:
+        assert planned.before is not None and planned.after is not None
+        self._append(
+            {
+                "path": os.path.realpath(planned.path),
+                "before": planned.before.to_json(),
+                "after": planned.after.to_json(),
+                "genre": planned.genre,
+                "probability": planned.probability,
+                "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            }
+        )
+
+    def entries(self) -> list[dict[str, Any]]:
+        if not self.path.is_file():
+            raise UsageError(f"no journal at '{self.path}'")
+        lines = self.path.read_text(encoding="utf-8").splitlines()
+        try:
+            records = [json.loads(line) for line in lines if line.strip()]
+        except json.JSONDecodeError:
+            # Only the last line can be torn (a crash while appending); its file was not written yet.
+            records = [json.loads(line) for line in lines[:-1] if line.strip()]
+        if not records or records[0].get("format") != JOURNAL_FORMAT:
+            raise UsageError(f"'{self.path}' is not a write-tags journal")
+        return records[1:]
+
+
+def default_journal(table_path: str | Path) -> Path:
+    return Path(f"{table_path}.undo.jsonl")
+
+
+# ---- apply and undo ---------------------------------------------------------------------------
+
+
+def apply_plan(planned: list[PlannedFile], journal: Journal) -> bool:
+    """Write every planned file; False when Ctrl-C stopped the run.
+
+    Each file is journalled, then written atomically; after Ctrl-C the file in
+    flight is reported as it really is (written or not) and the rest as not written.
+    """
+    journal.start(source="write-tags")
+    pending = [item for item in planned if item.action == "write"]
+    for number, item in enumerate(pending):
+        assert item.before is not None and item.after is not None
+        try:
+            now = read_genre(item.path)
+            if not now.same_values(item.before):
+                item.action, item.reason = "skip", "its genre changed since the plan was made"
+                continue
+            journal.record(item)
+            write_genre(item.path, item.after)
+        except TagWriteError as exc:
+            item.action, item.reason = "failed", str(exc)
+            continue
+        except KeyboardInterrupt:
+            for rest in pending[number:]:
+                rest.action, rest.reason = "skip", "not written: interrupted"
+            try:
+                if read_genre(item.path).same_values(item.after):
+                    item.action, item.reason = "written", "written just before the interrupt"
+            except TagWriteError:
+                pass
+            return False
+        item.action = "written"
+    return True
+
+
+@dataclass
+class UndoneFile:
+    path: str
+    action: str  # restored | unchanged | skip | failed
+    reason: str
+
+
+def undo(journal: Journal) -> list[UndoneFile]:
+    """Restore each journalled file's previous genre, newest first, where it still holds what was written."""
+    results = []
+    for entry in reversed(journal.entries()):
+        path, before, after = entry["path"], GenreState.from_json(entry["before"]), GenreState.from_json(entry["after"])
+        try:
+            now = read_genre(path)
+        except TagWriteError as exc:
+            reason = "vanished" if not os.path.exists(path) else str(exc)
+            results.append(UndoneFile(path, "skip", reason))
+            continue
+        if now.same_values(before):
+            results.append(UndoneFile(path, "unchanged", "already holds its previous genre"))
+        elif not now.same_values(after):
+            shown = "; ".join(now.shown) or "no genre"
+            results.append(UndoneFile(path, "skip", f"its genre was changed since ({shown}): left as it is"))
+        else:
+            try:
+                write_genre(path, before)
+            except TagWriteError as exc:
+                results.append(UndoneFile(path, "failed", str(exc)))
+                continue
+            results.append(UndoneFile(path, "restored", "previous genre: " + ("; ".join(before.shown) or "none")))
+    return results
+
+
+def refresh_table(table_path: Path, table: pd.DataFrame, planned: list[PlannedFile]) -> None:
+    """Record the new size and mtime of written files, so the table still matches them.
+
+    Only tags changed, not the audio, so the classification still holds: a
+    later `tag` run skips these files and a later `write-tags` can act on them.
+    """
+    from .tagging import write_table
+
+    written = {p.path for p in planned if p.action == "written"}
+    if not written:
+        return
+    table = table.copy()
+    for index, path in table["path"].items():
+        if path in written:
+            stat = os.stat(path)
+            table.at[index, "size"], table.at[index, "mtime"] = stat.st_size, stat.st_mtime
+    temp = table_path.with_name(f".{table_path.name}.tmp")
+    write_table(table, temp, csv=table_path.suffix.lower() == ".csv")
+    os.replace(temp, table_path)
+
+
+def summarise(planned: list[PlannedFile]) -> dict[str, int]:
+    counts = Counter(p.action for p in planned)
+    return {action: counts[action] for action in ACTIONS if counts[action]}
+
+
+def plan_lines(planned: list[PlannedFile], root: str | None = None) -> list[str]:
+    """A fixed-width table: action, probability, current genre → new genre, file."""
+
+    def name(path: str) -> str:
+        return os.path.relpath(path, root) if root else path
+
+    rows = [("action", "p", "current", "new", "file / reason")]
+    for p in planned:
+        new = tag_name(p.genre) if p.genre else "-"
+        prob = f"{p.probability:.2f}" if p.probability is not None else "-"
+        current = "; ".join(p.current) or "-"
+        detail = name(p.path) if p.action in ("write", "written") else f"{name(p.path)}: {p.reason}"
+        rows.append((p.action, prob, current, new, detail))
+    widths = [min(max(len(r[i]) for r in rows), 24) for i in range(4)]
+    return ["  ".join(f"{c:<{w}}" for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4] for r in rows]
