@@ -1,0 +1,137 @@
+"""The beets plugin on a real temporary beets library: `beet genre-classify` and classify-on-import.
+
+beets runs as the `beet` command would (`python -m beets`) in a subprocess, with
+its config, database and music in a temp dir; the plugin is found through
+`pluginpath` (as after `pip install -e .`, which the README describes).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from beets.library import Library
+
+from conftest import make_file
+from genre_core.filetags import read_genre, tag_name
+from genre_core.write_tags import decide, measured_threshold
+
+REPO = Path(__file__).resolve().parents[1]
+#: title → (format, clip, genre already set)
+ITEMS = {
+    "Symphony": ("mp3-v2.4", "classical", None),
+    "Blue Note": ("flac", "jazz", None),
+    "Tagged Before": ("ogg", "classical", "Bebop"),
+}
+
+
+class Beets:
+    """One temporary beets setup: config, library database, music folder."""
+
+    def __init__(self, root: Path, auto: bool = False) -> None:
+        self.root = root
+        self.config = root / "config.yaml"
+        self.config.write_text(
+            f"directory: {root / 'library'}\n"
+            f"library: {root / 'library.db'}\n"
+            f"pluginpath: [{REPO / 'beetsplug'}]\n"
+            "plugins: [genreclassify]\n"
+            "import: {write: yes, copy: no, move: no, autotag: no, quiet: yes, log: null}\n"
+            f"genreclassify: {{auto: {'yes' if auto else 'no'}}}\n"
+        )
+
+    def __call__(self, *args: str) -> str:
+        env = {**os.environ, "BEETSDIR": str(self.root), "PYTHONPATH": str(REPO)}
+        done = subprocess.run(
+            [sys.executable, "-m", "beets", "-c", str(self.config), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "Traceback" not in done.stderr and "error loading plugin" not in done.stderr, done.stderr
+        return done.stdout
+
+    def genres(self) -> dict[str, list[str]]:
+        """title → the genres beets' database holds."""
+        library = Library(str(self.root / "library.db"))
+        try:
+            return {item.title: list(item.genres) for item in library.items()}
+        finally:
+            library._close()
+
+
+@pytest.fixture
+def beets(tmp_path: Path) -> tuple[Beets, dict[str, Path]]:
+    music = tmp_path / "music"
+    music.mkdir()
+    files = {
+        title: make_file(music, fmt, genre, name=title.replace(" ", "_"), clip=clip, title=title)
+        for title, (fmt, clip, genre) in ITEMS.items()
+    }
+    setup = Beets(tmp_path)
+    setup("import", "-A", str(music))
+    return setup, files
+
+
+def expected(classifier, files: dict[str, Path], current: dict[str, list[str]], force: bool = False) -> dict:
+    """title → (action, genre) by the shared rule, from the same model on the same files."""
+    threshold = measured_threshold(None).min_probability
+    plan = {}
+    for title, path in files.items():
+        label, probability = classifier.predict(path).top_k(1, "mean")[0]
+        plan[title] = (decide(current[title], label, probability, threshold, force)[0], tag_name(label), probability)
+    return plan
+
+
+def test_genre_classify_pretends_then_writes_through_beets_so_database_and_files_agree(beets, classifier):
+    beet, files = beets
+    imported = beet.genres()
+    assert imported == {"Symphony": [], "Blue Note": [], "Tagged Before": ["Bebop"]}
+    plan = expected(classifier, files, imported)
+    assert plan["Tagged Before"][0] == "keep" and [a for a, *_ in plan.values()].count("write") >= 1
+    before = {title: path.read_bytes() for title, path in files.items()}
+
+    out = beet("genre-classify", "-p")
+    assert "pretend" in out and beet.genres() == imported
+    assert {title: path.read_bytes() for title, path in files.items()} == before
+    for title, (action, name, _) in plan.items():
+        assert any(line.startswith(action) and name in line and title in line for line in out.splitlines()), out
+
+    beet("genre-classify")
+    genres = beet.genres()
+    for title, (action, name, _) in plan.items():
+        want = [name] if action == "write" else imported[title]
+        assert genres[title] == want, title
+        assert list(read_genre(files[title]).shown) == want, title  # the file says what the database says
+
+    # --force replaces the genre that was there before, for the matched item only.
+    out = beet("genre-classify", "--force", "title:Tagged Before")
+    action, name, _ = expected(classifier, files, genres, force=True)["Tagged Before"]
+    assert "1 " in out.splitlines()[-1]
+    want = [name] if action == "write" else ["Bebop"]
+    assert beet.genres()["Tagged Before"] == want and list(read_genre(files["Tagged Before"]).shown) == want
+
+
+def test_nothing_is_written_below_the_threshold(beets, classifier):
+    beet, files = beets
+    top = max(p for *_, p in expected(classifier, files, beet.genres()).values())
+    out = beet("genre-classify", "--force", "--min-probability", f"{(top + 1) / 2:.6f}")
+    actions = [line.split()[0] for line in out.splitlines()[:-1]]
+    assert actions == ["below"] * len(ITEMS) and beet.genres()["Symphony"] == []
+    assert read_genre(files["Symphony"]).shown == ()
+
+
+def test_auto_classifies_items_as_they_are_imported(tmp_path, classifier):
+    music = tmp_path / "music"
+    music.mkdir()
+    path = make_file(music, "flac", None, name="new", clip="classical", title="Imported")
+    beet = Beets(tmp_path, auto=True)
+    out = beet("import", "-A", str(music))
+    action, name, _ = expected(classifier, {"Imported": path}, {"Imported": []})["Imported"]
+    assert action == "write", out  # the classical clip is a confident one; otherwise this test shows nothing
+    assert beet.genres() == {"Imported": [name]} and list(read_genre(path).shown) == [name]
