@@ -67,12 +67,10 @@ class GenreClassifyPlugin(BeetsPlugin):
 
     def process(self, item: Item, threshold: float, force: bool, pretend: bool, write: bool) -> str:
         """Classify one item and set its genre when confident enough; returns the action taken."""
-        from genre_core.errors import GenreCoreError
-
         try:
             prediction = self.classifier.predict(syspath(item.path))
-        except GenreCoreError as exc:
-            self._log.warning("{}: cannot classify: {}", item, exc)
+        except Exception as exc:  # a missing or damaged file must not stop a library run
+            self._log.warning("{}: cannot classify: {}", displayable_path(item.path), exc)
             return "skip"
         label, probability = prediction.top_k(1, "mean")[0]
         current = list(getattr(item, GENRE_FIELD) or []) if GENRE_FIELD == "genres" else [item.genre or ""]

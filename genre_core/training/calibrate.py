@@ -98,8 +98,14 @@ def tag_threshold(
     (valid_probs, valid_y), (test_probs, test_y) = valid, test
     confidence, correct = valid_probs.max(axis=1), valid_probs.argmax(axis=1) == valid_y
     cut = precision_threshold(confidence, correct, target)
-    if cut is None:
-        return {"target_precision": target, "min_probability": None, "min_support": MIN_SUPPORT}
+    if cut is None:  # say how far off: the precision of the most confident MIN_SUPPORT recordings
+        top = np.argsort(-confidence)[:MIN_SUPPORT]
+        return {
+            "target_precision": target,
+            "min_probability": None,
+            "min_support": MIN_SUPPORT,
+            "valid_precision_of_most_confident": float(correct[top].mean()),
+        }
     return {
         "target_precision": target,
         "min_probability": cut,

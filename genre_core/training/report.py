@@ -89,7 +89,14 @@ def calibration_table(calibration: dict[str, Any]) -> str:
 def tag_threshold_text(threshold: dict[str, Any]) -> str:
     """One paragraph: the write threshold, and how often genres written at it are right."""
     if threshold.get("min_probability") is None:
-        return f"No threshold reaches {threshold['target_precision']:.0%} precision on valid: nothing is written."
+        best = threshold.get("valid_precision_of_most_confident")
+        how_far = (
+            f" (its {threshold.get('min_support')} most confident valid recordings: {best:.1%} right)" if best else ""
+        )
+        return (
+            f"Writing genres into files: no cut reaches {threshold['target_precision']:.0%} precision on valid"
+            f"{how_far}, so nothing is written with this model unless a threshold is given."
+        )
     v, t = threshold["valid"], threshold["test"]
     return (
         f"Writing genres into files (`write-tags`, the beets plugin): only where the probability is at least "
