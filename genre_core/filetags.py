@@ -13,6 +13,7 @@ moment leaves either the old file or the new one, never half of each.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -228,7 +229,8 @@ def write_genre(path: str | Path, state: GenreState) -> None:
     """Make the file's genre fields equal `state`, atomically; every other byte of audio is untouched.
 
     Symlinks are followed (the link stays a link). The copy keeps the file's
-    permission bits; the new file is checked before it replaces the old one.
+    permission bits and, where allowed, its owner; it is read back before it replaces the old one.
+    A hard link becomes a file of its own (the rename gives the path a new inode).
     """
     real = Path(os.path.realpath(path))
     if is_read_only(real):
@@ -239,7 +241,11 @@ def write_genre(path: str | Path, state: GenreState) -> None:
     os.close(fd)
     temp = Path(name)
     try:
-        shutil.copy2(real, temp)
+        shutil.copy2(real, temp)  # data, permission bits, times, extended attributes
+        owner = real.stat()
+        if (os.stat(temp).st_uid, os.stat(temp).st_gid) != (owner.st_uid, owner.st_gid):
+            with contextlib.suppress(PermissionError):  # root tagging a user's files leaves them theirs
+                os.chown(temp, owner.st_uid, owner.st_gid)
         audio = _load_for_write(temp, state.kind)
         if audio.tags is None:
             audio.add_tags()
