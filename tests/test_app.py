@@ -173,6 +173,8 @@ def test_model_page_reads_the_checkpoint_metrics(app, classifier):
     cards = {m.label: m.value for m in app.metric}
     assert cards["Test macro-F1"] == f"{head['macro_f1']:.3f}"
     assert any("confusion" in c.proto.id for c in app.get("plotly_chart"))
+    threshold = classifier.checkpoint.calibration["tag_threshold"]["min_probability"]
+    assert any(f"at least **{threshold:.2f}**" in m.value for m in app.markdown)  # the tag-writing threshold
 
 
 def test_several_files_give_a_sortable_batch_table_with_downloads(app):
