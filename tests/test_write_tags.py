@@ -336,8 +336,12 @@ def test_threshold_is_the_loosest_cut_whose_every_stricter_cut_keeps_the_precisi
     assert precision_threshold(confidence, correct, 0.9) == pytest.approx(0.53)
     assert precision_threshold(confidence, correct, 0.95) == pytest.approx(0.57)  # 41/43, then 41/44
     assert precision_threshold(confidence, correct, 0.99) is None  # 29/30 already fails
-    scores = threshold_scores(confidence, correct, 0.53)
+    families = np.where(np.arange(99) < 45, "gtzan", "other")
+    scores = threshold_scores(confidence, correct, 0.53, families)
     assert scores["written"] == 47 and scores["precision"] == pytest.approx(43 / 47)
+    gtzan, other = scores["by_family"]["gtzan"], scores["by_family"]["other"]
+    assert (gtzan["written"], gtzan["precision"]) == (45, pytest.approx(42 / 45))  # wrong: 10, 41, 43
+    assert (other["written"], other["precision"], other["recordings"]) == (2, 0.5, 54)  # 45 wrong, 46 right
 
 
 @pytest.mark.parametrize("model", ["musicnn_crnn", "crnn"])

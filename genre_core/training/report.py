@@ -105,7 +105,22 @@ def tag_threshold_text(threshold: dict[str, Any]) -> str:
         f"Valid: {v['precision']:.1%} right, for {v['written']} of {v['recordings']} recordings "
         f"({v['coverage']:.0%}). Test, reported once: {t['precision']:.1%} right, for {t['written']} of "
         f"{t['recordings']} ({t['coverage']:.0%}); all test recordings: {t['accuracy_of_all']:.1%}."
+        + _by_family(v, "valid")
+        + _by_family(t, "test")
     )
+
+
+def _by_family(scores: dict[str, Any], split: str) -> str:
+    """' GTZAN / other on valid: 91.5 % of 94 / 87.0 % of 46.' when recorded."""
+    families = scores.get("by_family")
+    if not families:
+        return ""
+    parts = [
+        f"{name} {f['precision']:.1%} of {f['written']}" if f["precision"] is not None else f"{name}: none written"
+        for name, f in (("GTZAN", families.get("gtzan")), ("other sources", families.get("other")))
+        if f
+    ]
+    return f" Right on {split}, by source: " + ", ".join(parts) + "."
 
 
 def render(model_path: Path | None = None) -> str:
