@@ -237,7 +237,10 @@ def write_genre(path: str | Path, state: GenreState) -> None:
         raise TagWriteError("the file is read-only")
     if not os.access(real.parent, os.W_OK):
         raise TagWriteError("its folder is read-only (the new file is written beside it, then renamed)")
-    fd, name = tempfile.mkstemp(prefix=f".{real.name}.", suffix=TEMP_SUFFIX, dir=real.parent)
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{real.name}.", suffix=TEMP_SUFFIX, dir=real.parent)
+    except OSError as exc:
+        raise TagWriteError(f"cannot create a file beside it: {exc.strerror or exc}") from exc
     os.close(fd)
     temp = Path(name)
     try:
@@ -265,5 +268,7 @@ def write_genre(path: str | Path, state: GenreState) -> None:
         _fsync(real.parent)
     except mutagen.MutagenError as exc:
         raise TagWriteError(f"mutagen could not write its tags: {exc}") from exc
+    except OSError as exc:  # a full disk, a file that vanished mid-copy: the original is untouched
+        raise TagWriteError(f"could not write the new file: {exc.strerror or exc}") from exc
     finally:
         temp.unlink(missing_ok=True)

@@ -358,3 +358,18 @@ def test_each_shipped_model_records_a_threshold_that_meets_its_target_on_valid_o
     if threshold is not None:
         assert 0 < threshold.min_probability < 1 and threshold.valid_precision >= 0.9
         assert recorded["valid"]["written"] >= MIN_SUPPORT and recorded["test"]["recordings"] == 350
+
+
+def test_a_failed_copy_such_as_a_full_disk_is_a_reported_failure_and_the_file_is_untouched(tmp_path, monkeypatch):
+    path = make_file(tmp_path, "mp3-v2.4", None)
+    original = path.read_bytes()
+
+    def disk_full(src, dst, **kwargs):
+        Path(dst).write_bytes(Path(src).read_bytes()[:5000])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(filetags.shutil, "copy2", disk_full)
+    planned = plan_table(classified_table([path]), THRESHOLD, overwrite=False)
+    assert apply_plan(planned, Journal(tmp_path / "j.jsonl"))
+    assert planned[0].action == "failed" and "No space left on device" in planned[0].reason
+    assert path.read_bytes() == original and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
