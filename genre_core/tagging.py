@@ -130,9 +130,7 @@ class ChunkedOutput:
             frame = pd.DataFrame({"path": pd.Series(dtype=str)})
         else:
             frame = frame.sort_values("path", kind="stable").reset_index(drop=True)
-        tmp = self.out.with_name(f".{self.out.name}.tmp")
-        write_table(frame, tmp, csv=self.out.suffix.lower() == ".csv")
-        os.replace(tmp, self.out)
+        write_table(frame, self.out)
         for part in self.parts.glob("part-*.parquet"):
             part.unlink()
         self.parts.rmdir()
@@ -143,11 +141,19 @@ def read_table(path: Path) -> pd.DataFrame:
     return pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
 
 
-def write_table(frame: pd.DataFrame, path: Path, csv: bool) -> None:
-    if csv:
-        frame.to_csv(path, index=False)
+def write_table(frame: pd.DataFrame, path: Path) -> None:
+    """Parquet, or CSV for a `.csv` name; written beside and renamed, so a reader never sees half a table."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    if path.suffix.lower() == ".csv":
+        frame.to_csv(tmp, index=False)
     else:
-        frame.to_parquet(path, index=False)
+        frame.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def matches_record(stat: os.stat_result, size: Any, mtime: Any) -> bool:
+    """The file still has the size and modification time a table row recorded for it."""
+    return (stat.st_size, stat.st_mtime) == (int(size), float(mtime))
 
 
 def pending_files(root: Path, output: ChunkedOutput) -> tuple[list[str], int]:
@@ -157,7 +163,7 @@ def pending_files(root: Path, output: ChunkedOutput) -> tuple[list[str], int]:
     for path in find_audio_files(root):
         key = str(path)
         stat = path.stat()
-        if key in done and done[key] == (stat.st_size, stat.st_mtime):
+        if key in done and matches_record(stat, *done[key]):
             skipped += 1
         else:
             todo.append(key)

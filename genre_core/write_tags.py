@@ -137,13 +137,15 @@ def _number(value: Any) -> float | None:
 
 def changed_since(path: str, size: float | None, mtime: float | None) -> str | None:
     """Why the file is no longer the one that was classified, or None when it still is."""
+    from .tagging import matches_record
+
     try:
         stat = os.stat(path)
     except FileNotFoundError:
         return "vanished since it was classified"
     except OSError as exc:
         return f"cannot read the file: {exc.strerror or exc}"
-    if size is None or mtime is None or stat.st_size != int(size) or abs(stat.st_mtime - mtime) > 1e-6:
+    if size is None or mtime is None or not matches_record(stat, size, mtime):
         return "changed since it was classified (size or modification time differ): classify it again"
     return None
 
@@ -312,9 +314,7 @@ def refresh_table(table_path: Path, table: pd.DataFrame, planned: list[PlannedFi
         if path in written:
             stat = os.stat(path)
             table.at[index, "size"], table.at[index, "mtime"] = stat.st_size, stat.st_mtime
-    temp = table_path.with_name(f".{table_path.name}.tmp")
-    write_table(table, temp, csv=table_path.suffix.lower() == ".csv")
-    os.replace(temp, table_path)
+    write_table(table, table_path)
 
 
 def summarise(planned: list[PlannedFile]) -> dict[str, int]:
@@ -322,18 +322,14 @@ def summarise(planned: list[PlannedFile]) -> dict[str, int]:
     return {action: counts[action] for action in ACTIONS if counts[action]}
 
 
-def plan_lines(planned: list[PlannedFile], root: str | None = None) -> list[str]:
+def plan_lines(planned: list[PlannedFile]) -> list[str]:
     """A fixed-width table: action, probability, current genre → new genre, file."""
-
-    def name(path: str) -> str:
-        return os.path.relpath(path, root) if root else path
-
     rows = [("action", "p", "current", "new", "file / reason")]
     for p in planned:
         new = tag_name(p.genre) if p.genre else "-"
         prob = f"{p.probability:.2f}" if p.probability is not None else "-"
         current = "; ".join(p.current) or "-"
-        detail = name(p.path) if p.action in ("write", "written") else f"{name(p.path)}: {p.reason}"
+        detail = p.path if p.action in ("write", "written") else f"{p.path}: {p.reason}"
         rows.append((p.action, prob, current, new, detail))
     widths = [min(max(len(r[i]) for r in rows), 24) for i in range(4)]
     return ["  ".join(f"{c:<{w}}" for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4] for r in rows]

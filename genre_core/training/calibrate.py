@@ -45,16 +45,14 @@ def nll(probs: np.ndarray, y: np.ndarray) -> float:
     return float(-np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, 1)).mean())
 
 
-def split_logits(classifier: GenreClassifier, manifest: Path, split: str) -> tuple[list[torch.Tensor], np.ndarray]:
-    """Raw window logits of every recording in a split, via the app's path."""
+def split_logits(
+    classifier: GenreClassifier, manifest: Path, split: str
+) -> tuple[list[torch.Tensor], np.ndarray, np.ndarray]:
+    """Raw window logits of every recording in a split via the app's path, its labels and families (GTZAN or other)."""
     recs = [r for r in read_manifest(manifest, classifier.labels) if r.split == split]
     logits = [classifier.logits(classifier.extract(r.path, "spread")[2]) for r in recs]
-    return logits, np.asarray([classifier.labels.index(r.genre) for r in recs])
-
-
-def split_families(manifest: Path, labels: tuple[str, ...], split: str) -> np.ndarray:
-    """GTZAN or other, per recording, in `split_logits` order."""
-    return np.asarray([r.family for r in read_manifest(manifest, labels) if r.split == split])
+    labels = np.asarray([classifier.labels.index(r.genre) for r in recs])
+    return logits, labels, np.asarray([r.family for r in recs])
 
 
 def fit_temperature(window_logits: list[torch.Tensor], y: np.ndarray) -> float:
@@ -76,11 +74,12 @@ def precision_threshold(confidence: np.ndarray, correct: np.ndarray, target: flo
     candidates = np.unique(np.ceil(confidence * 100 - 1e-6) / 100)[::-1]  # strictest first
     chosen = None
     for cut in candidates:
-        chosen_mask = confidence >= cut - 1e-9
-        if chosen_mask.sum() >= MIN_SUPPORT and correct[chosen_mask].mean() < target:
+        written = confidence >= cut - 1e-9
+        if written.sum() < MIN_SUPPORT:
+            continue
+        if correct[written].mean() < target:
             break
-        if chosen_mask.sum() >= MIN_SUPPORT:
-            chosen = float(cut)
+        chosen = float(cut)
     return chosen
 
 
@@ -138,16 +137,16 @@ def tag_threshold(
 def calibrate(model_path: Path, manifest: Path, tag_precision: float = 0.9) -> dict[str, Any]:
     """Fit T on valid, measure ECE on valid and test, choose the tag threshold; store both in the checkpoint."""
     classifier = GenreClassifier.load(model_path, device="cpu")
-    valid_logits, valid_y = split_logits(classifier, manifest, "valid")
+    valid_logits, valid_y, valid_families = split_logits(classifier, manifest, "valid")
     temperature = fit_temperature(valid_logits, valid_y)
     report: dict[str, Any] = {"temperature": temperature, "fitted_on": "valid", "bins": 10}
     calibrated = {}
-    for split, (logits, y) in {
-        "valid": (valid_logits, valid_y),
+    for split, (logits, y, families) in {
+        "valid": (valid_logits, valid_y, valid_families),
         "test": split_logits(classifier, manifest, "test"),
     }.items():
         before, after = track_probs(logits, 1.0), track_probs(logits, temperature)
-        calibrated[split] = (after, y, split_families(manifest, classifier.labels, split))
+        calibrated[split] = (after, y, families)
         report[split] = {
             "ece_before": expected_calibration_error(before, y),
             "ece_after": expected_calibration_error(after, y),
