@@ -6,6 +6,7 @@ with `weights_only=True`, so opening a checkpoint never runs code.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,3 +121,25 @@ def load_checkpoint(path: str | Path | None = None) -> Checkpoint:
     return Checkpoint(
         model, config, payload.get("metrics", {}), payload.get("training", {}), payload.get("calibration", {})
     )
+
+
+def write_metrics_index(path: str | Path, checkpoint: Checkpoint) -> Path:
+    """Mirror a checkpoint's metrics, calibration and training summary into `metrics.json` beside it.
+
+    Keyed by the checkpoint's file name, so one index serves every model in the folder. Called by
+    whatever re-records a checkpoint's figures (`evaluate --save`, `calibrate`), so the index
+    never lags the checkpoint.
+    """
+    path = Path(path)
+    summary = {
+        **checkpoint.metrics,
+        "calibration": checkpoint.calibration,
+        "training": {k: v for k, v in checkpoint.training.items() if k != "history"},
+    }
+    index = path.parent / "metrics.json"
+    every = json.loads(index.read_text()) if index.is_file() else {}
+    if "test" in every or "valid" in every:  # the one-model layout of earlier versions
+        every = {}
+    every[path.stem] = summary
+    index.write_text(json.dumps(every, indent=2))
+    return index

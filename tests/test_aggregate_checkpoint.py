@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 import torch
 
 from genre_core.aggregate import aggregate, top_k
-from genre_core.checkpoint import build_model, load_checkpoint, save_checkpoint
+from genre_core.checkpoint import SHIPPED_MODELS, build_model, load_checkpoint, save_checkpoint, write_metrics_index
 from genre_core.config import GenreConfig, ModelConfig
 from genre_core.errors import CheckpointError
 
@@ -105,3 +106,25 @@ def test_inference_copy_computes_the_same_function(tiny_checkpoint):
     with torch.inference_mode():
         torch.testing.assert_close(fast(x), model(x), atol=1e-5, rtol=1e-5)
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED_MODELS))
+def test_models_metrics_json_mirrors_each_shipped_checkpoint(name):
+    """README, model card and the Model page read the checkpoint; metrics.json must not lag it."""
+    path = SHIPPED_MODELS[name]
+    ckpt = load_checkpoint(path)
+    index = json.loads((path.parent / "metrics.json").read_text())[path.stem]
+    as_json = json.loads(json.dumps({"calibration": ckpt.calibration, **ckpt.metrics}))
+    assert index["calibration"] == as_json["calibration"]
+    assert index["calibration"]["tag_threshold"]["target_precision"] == 0.9
+    assert index["test"] == as_json["test"] and index["valid"] == as_json["valid"]
+
+
+def test_write_metrics_index_keeps_other_models_entries(tmp_path, tiny_checkpoint):
+    index = tmp_path / "metrics.json"
+    index.write_text(json.dumps({"other_model": {"test": {"x": 1}}}))
+    path = tmp_path / "tiny.pt"
+    path.write_bytes(tiny_checkpoint.read_bytes())
+    assert write_metrics_index(path, load_checkpoint(path)) == index
+    every = json.loads(index.read_text())
+    assert every["other_model"] == {"test": {"x": 1}} and every["tiny"]["note"] == "random"

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from scipy.optimize import minimize_scalar
 
-from ..checkpoint import load_checkpoint, save_checkpoint
+from ..checkpoint import load_checkpoint, save_checkpoint, write_metrics_index
 from ..classifier import GenreClassifier
 from .data import read_manifest
 
@@ -156,4 +156,5 @@ def calibrate(model_path: Path, manifest: Path, tag_precision: float = 0.9) -> d
     report["tag_threshold"] = tag_threshold(calibrated["valid"], calibrated["test"], tag_precision)
     ckpt = load_checkpoint(model_path)
     save_checkpoint(model_path, ckpt.model, ckpt.config, ckpt.metrics, ckpt.training, report)
+    write_metrics_index(model_path, load_checkpoint(model_path))
     return report

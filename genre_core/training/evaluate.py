@@ -24,7 +24,14 @@ from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
 from ..aggregate import METHODS, aggregate
-from ..checkpoint import Checkpoint, build_model, load_checkpoint, resolve_model, save_checkpoint
+from ..checkpoint import (
+    Checkpoint,
+    build_model,
+    load_checkpoint,
+    resolve_model,
+    save_checkpoint,
+    write_metrics_index,
+)
 from ..classifier import GenreClassifier
 from ..config import GenreConfig
 from ..errors import UsageError
@@ -235,17 +242,7 @@ def save_metrics(model_path: Path, results: dict[str, Any]) -> None:
     metrics = dict(ckpt.metrics)
     metrics[results["split"]] = results
     save_checkpoint(model_path, ckpt.model, ckpt.config, metrics, ckpt.training, ckpt.calibration)
-    summary = {
-        **metrics,
-        "calibration": ckpt.calibration,
-        "training": {k: v for k, v in ckpt.training.items() if k != "history"},
-    }
-    index = model_path.parent / "metrics.json"
-    every = json.loads(index.read_text()) if index.is_file() else {}
-    if "test" in every or "valid" in every:  # the one-model layout of earlier versions
-        every = {}
-    every[model_path.stem] = summary
-    index.write_text(json.dumps(every, indent=2))
+    write_metrics_index(model_path, load_checkpoint(model_path))
     if "per_genre" in results["headline"]:
         plot_confusion(
             results["headline"],
