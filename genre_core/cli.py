@@ -307,6 +307,12 @@ def train_command(args: argparse.Namespace) -> int:
 def train_transfer_command(args: argparse.Namespace) -> int:
     from .training.transfer import TransferSettings, train_transfer, transfer_config
 
+    if args.candidate:
+        from .training.holdout import train_candidate
+
+        summary = train_candidate(args.manifest, args.out, args.candidate, args.holdout_results, args.threads)
+        print(json.dumps({k: v for k, v in summary.items() if k not in ("history", "holdout")}, indent=2))
+        return 0
     settings = TransferSettings(
         epochs=args.epochs,
         max_minutes=args.max_minutes,
@@ -323,6 +329,12 @@ def train_transfer_command(args: argparse.Namespace) -> int:
     summary = train_transfer(args.manifest, args.out, config, settings)
     print(json.dumps({k: v for k, v in summary.items() if k != "history"}, indent=2))
     return 0
+
+
+def holdout_command(args: argparse.Namespace) -> int:
+    from .training.holdout import holdout_command as run
+
+    return run(args)
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
@@ -411,7 +423,29 @@ def build_parser() -> argparse.ArgumentParser:
     tt.add_argument("--embed-dim", type=int, default=128)
     tt.add_argument("--gru-hidden", type=int, default=128)
     tt.add_argument("--step-pool", type=int, default=4, help="frames max-pooled into one GRU step")
+    tt.add_argument(
+        "--candidate",
+        default=None,
+        help="train a design of `holdout` (e.g. frozen) with its own settings; the other knobs are ignored",
+    )
+    tt.add_argument(
+        "--holdout-results",
+        default="runs/holdout.json",
+        help="with --candidate: the held-out results to store in the checkpoint beside it",
+    )
     tt.set_defaults(func=train_transfer_command)
+
+    h = sub.add_parser(
+        "holdout",
+        help="leave-one-source-out validation of transfer designs (the rule that chooses the shipped model)",
+    )
+    h.add_argument("--manifest", default="../shared/data/manifest.csv")
+    h.add_argument("--candidates", nargs="*", default=[], help="designs to run (see genre_core.training.holdout)")
+    h.add_argument("--sources", nargs="*", default=["gtzan", "4q", "emotify"], help="sources to hold out in turn")
+    h.add_argument("--out", default="runs/holdout.json", help="results accumulate here (JSON)")
+    h.add_argument("--table", action="store_true", help="print the markdown table of the recorded results and exit")
+    h.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    h.set_defaults(func=holdout_command)
 
     e = sub.add_parser("evaluate", help="track-level metrics of a checkpoint on a split")
     e.add_argument("--manifest", required=True)

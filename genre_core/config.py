@@ -71,6 +71,8 @@ class ModelConfig:
     #: musicnn_crnn only: frames max-pooled into one GRU step, and the projection width before the GRU.
     step_pool: int = 4
     embed_dim: int = 128
+    #: musicnn_crnn only: the recurrent path's logits are scaled by this before the summary path's are added.
+    sequence_weight: float = 1.0
 
 
 def musicnn_features() -> FeatureConfig:

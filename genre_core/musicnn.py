@@ -209,7 +209,11 @@ class MusicnnCRNN(nn.Module):
 
     def genre_logits(self, embed: torch.Tensor, penultimate: torch.Tensor) -> torch.Tensor:
         """Both paths from the per-frame features and the pretrained penultimate layer."""
-        return self.sequence_logits(self.steps(embed)) + self.summary_head(penultimate)
+        return self.combine(self.steps(embed), penultimate)
+
+    def combine(self, steps: torch.Tensor, penultimate: torch.Tensor) -> torch.Tensor:
+        """The two paths' logits, summed (a frozen mid end's run trains on cached steps and penultimate)."""
+        return self.cfg.sequence_weight * self.sequence_logits(steps) + self.summary_head(penultimate)
 
     def forward_embed(self, embed: torch.Tensor) -> torch.Tensor:
         """`(batch, 753, frames)` per-frame features → genre logits (what training runs on cached input)."""

@@ -7,7 +7,13 @@
 2. Each epoch draws class-balanced windows and trains the mid end (when
    `finetune_midend`, at a lower learning rate, batch-norm statistics frozen)
    and the GRU head, with gain changes, mixup and step masking as augmentation.
-3. The epoch with the best track-level valid macro-F1 is kept.
+3. The number of epochs and the design come from leave-one-source-out
+   validation (`holdout.py`): the shipped run trains that many epochs and
+   keeps the last; `select="best_valid"` keeps the best valid epoch instead.
+
+Every window's frozen musicnn output sits in a `WindowBank`; a run whose mid end
+stays frozen also reads the mid end's output from the bank, so it trains only the
+new layers and takes seconds per epoch instead of a minute.
 
 Gain augmentation works on the cached features exactly: musicnn's input is
 log10(1 + C·P), so a gain g maps it to log10(1 + g²·(10^x − 1)) before the front end.
@@ -21,23 +27,27 @@ import copy
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import soundfile as sf
 import torch
 from sklearn.metrics import f1_score
 from tqdm import tqdm
 
+from ..audio import load_audio
 from ..checkpoint import Checkpoint, build_model, save_checkpoint
 from ..classifier import GenreClassifier
 from ..config import GenreConfig, ModelConfig, musicnn_features
 from ..errors import GenreCoreError
 from ..model import count_parameters
-from ..musicnn import MusicnnCRNN
+from ..musicnn import EMBED_CHANNELS, FRONTEND_CHANNELS, MusicnnCRNN
 from ..pretrained.convert import WEIGHTS_PATH, load_pretrained, sha256
 from .data import Recording, content_key
+from .styles import STYLES, StyleParams, draw, render
 from .train import _data_summary, smoothed_targets, soft_cross_entropy, start_run
 
 log = logging.getLogger("genre_core.train")
@@ -64,16 +74,25 @@ class TransferSettings:
     max_minutes: float = 30.0
     seed: int = 1234
     threads: int = 0
+    #: Recording-style copies (`styles.STYLES`) added to the training windows.
+    styles: tuple[str, ...] = ()
+    #: Train on the windows cached at a random gain too (else only the original level).
+    use_gained: bool = True
+    #: "last": keep the final epoch (epochs chosen by held-out sources); "best_valid": the best valid epoch.
+    select: str = "last"
 
 
-def transfer_config(embed_dim: int = 128, gru_hidden: int = 128, step_pool: int = 4) -> GenreConfig:
+def transfer_config(
+    embed_dim: int = 128, gru_hidden: int = 128, step_pool: int = 4, dropout: float = 0.3, sequence_weight: float = 1.0
+) -> GenreConfig:
     model = ModelConfig(
         family="musicnn_crnn",
         gru_hidden=gru_hidden,
         gru_layers=1,
-        dropout=0.3,
+        dropout=dropout,
         step_pool=step_pool,
         embed_dim=embed_dim,
+        sequence_weight=sequence_weight,
     )
     return GenreConfig(features=musicnn_features(), model=model)
 
@@ -114,25 +133,68 @@ def frontend_cache(
         "weights": sha256(WEIGHTS_PATH),
     }
     model: MusicnnCRNN = classifier.model
+
+    def compute(i: int, rec: Recording) -> torch.Tensor:
+        try:
+            features = classifier.extract(rec.path, strategy, hop_s=hop_s)[2]
+        except GenreCoreError as exc:  # silent or unreadable: nothing to learn from
+            log.info("skipping %s: %s", rec.path.name, exc)
+            return torch.zeros(0, FRONTEND_CHANNELS, classifier.config.features.window_frames)
+        if gain_db > 0:
+            rng = np.random.default_rng([seed, i])
+            gains = torch.from_numpy(rng.uniform(-gain_db, gain_db, len(features)).astype(np.float32))
+            gains[::2] = 0.0  # every other window keeps the original level
+            features = apply_gain(features, gains)
+        return model.musicnn.frontend(features)
+
+    return [
+        _cached(cache_dir / f"{content_key(rec.path, settings)}.npy", lambda i=i, rec=rec: compute(i, rec))
+        for i, rec in enumerate(tqdm(recs, desc=f"musicnn front end ({strategy})"))
+    ]
+
+
+def _cached(target: Path, compute: Callable[[], torch.Tensor]) -> np.ndarray:
+    """`compute()` as float16, stored at `target` the first time (written beside, then renamed)."""
+    if not target.exists():
+        tmp = target.with_suffix(".tmp.npy")
+        np.save(tmp, compute().numpy().astype(np.float16))
+        tmp.rename(target)
+    return np.load(target)
+
+
+@torch.inference_mode()
+def style_cache(
+    recs: list[Recording], classifier: GenreClassifier, styles: tuple[str, ...], cache_dir: Path, seed: int
+) -> list[tuple[str, np.ndarray]]:
+    """Per recording, one recording-style copy's front-end output (a window every 3 s), computed at most once.
+
+    Recording i gets `STYLES[i % 3]`, so each chain covers a third of every genre and can be
+    measured on its own; a recording whose chain is not in `styles` gets no copy. The copy is
+    rendered as a file (an MP3 for the mp3 chain) and read back by the app's own decoder.
+    """
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    model: MusicnnCRNN = classifier.model
+    empty = np.zeros((0, FRONTEND_CHANNELS, classifier.config.features.window_frames), np.float16)
     out = []
-    for i, rec in enumerate(tqdm(recs, desc=f"musicnn front end ({strategy})")):
-        target = cache_dir / f"{content_key(rec.path, settings)}.npy"
-        if not target.exists():
+    for i, rec in enumerate(tqdm(recs, desc="musicnn front end (recording styles)")):
+        style = STYLES[i % len(STYLES)]
+        if style not in styles:
+            out.append((style, empty))
+            continue
+        params = draw(style, np.random.default_rng([seed, i, 7]))
+        key = {"features": asdict(classifier.config.features), "style": asdict(params), "weights": sha256(WEIGHTS_PATH)}
+
+        def compute(rec: Recording = rec, params: StyleParams = params) -> torch.Tensor:
+            rate = sf.info(str(rec.path)).samplerate
             try:
-                features = classifier.extract(rec.path, strategy, hop_s=hop_s)[2]
-            except GenreCoreError as exc:  # silent or unreadable: nothing to learn from
+                audio = render(load_audio(rec.path, rate), rate, params)
+                features = classifier.extract(audio, "timeline", hop_s=3.0)[2]
+            except GenreCoreError as exc:
                 log.info("skipping %s: %s", rec.path.name, exc)
-                features = torch.zeros(0, 96, 187)
-            if gain_db > 0 and len(features):
-                rng = np.random.default_rng([seed, i])
-                gains = torch.from_numpy(rng.uniform(-gain_db, gain_db, len(features)).astype(np.float32))
-                gains[::2] = 0.0  # every other window keeps the original level
-                features = apply_gain(features, gains)
-            front = model.musicnn.frontend(features) if len(features) else torch.zeros(0, 561, 187)
-            tmp = target.with_suffix(".tmp.npy")
-            np.save(tmp, front.numpy().astype(np.float16))
-            tmp.rename(target)
-        out.append(np.load(target))
+                return torch.from_numpy(empty)
+            return model.musicnn.frontend(features)
+
+        out.append((style, _cached(cache_dir / f"{content_key(rec.path, key)}.npy", compute)))
     return out
 
 
@@ -168,63 +230,160 @@ def input_band_mean(recs: list[Recording], classifier: GenreClassifier) -> torch
     return total / max(count, 1)
 
 
-@torch.inference_mode()
-def track_probabilities(model: MusicnnCRNN, fronts: list[np.ndarray], batch: int = 128) -> np.ndarray:
-    model.eval()
-    out = []
-    for front in fronts:
-        probs = [
-            torch.softmax(head_from_front(model, torch.from_numpy(front[s : s + batch]).float()), dim=-1)
-            for s in range(0, len(front), batch)
-        ]
-        out.append(torch.cat(probs).mean(dim=0).numpy())
-    return np.stack(out)
+@dataclass
+class WindowBank:
+    """Every cached window of the train and valid recordings, and where it came from.
+
+    Training draws from the train split's windows; scoring averages a recording's
+    `scored` windows (valid: the app's ten spread windows; train: every other window,
+    those at the recording's own level, i.e. one every 3 s), so any recording of train
+    or valid can be scored by a run that did not train on it.
+    """
+
+    recs: list[Recording]
+    labels: tuple[str, ...]
+    y: np.ndarray  # (recordings,) genre index
+    rec: np.ndarray  # (windows,) index into recs
+    style: np.ndarray  # (windows,) "" as recorded, else the recording-style chain it went through
+    gained: np.ndarray  # (windows,) cached at a random gain
+    scored: np.ndarray  # (windows,) one of its recording's track-level windows
+    steps: np.ndarray  # (windows, steps, 753) float16: the frozen mid end's output, pooled into GRU steps
+    penultimate: np.ndarray  # (windows, 200) float32: the frozen pretrained penultimate layer
+    front: np.ndarray | None  # (windows, 561, frames) float16: kept only when the mid end is fine-tuned
+
+    def recordings(self, split: str | None = None, source: str | None = None) -> np.ndarray:
+        return np.asarray(
+            [
+                i
+                for i, r in enumerate(self.recs)
+                if (split is None or r.split == split) and (source is None or r.source == source)
+            ],
+            dtype=int,
+        )
+
+    def training_windows(self, s: TransferSettings, without_source: str | None = None) -> np.ndarray:
+        """The train split's windows a run with settings `s` learns from, leaving out one source if asked."""
+        split = np.asarray([r.split for r in self.recs])[self.rec]
+        source = np.asarray([r.source for r in self.recs])[self.rec]
+        keep = (split == "train") & (source != without_source)
+        keep &= (self.style == "") | np.isin(self.style, list(s.styles))
+        if not s.use_gained:
+            keep &= ~self.gained
+        return np.flatnonzero(keep)
 
 
-def embedding_statistics(model: MusicnnCRNN, fronts: np.ndarray, batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and std of each musicnn feature over the training windows' steps (the GRU path's normalisation)."""
-    total, square, count = torch.zeros(753), torch.zeros(753), 0
+def build_bank(
+    recs: list[Recording],
+    classifier: GenreClassifier,
+    s: TransferSettings,
+    cache_dir: Path,
+    keep_front: bool,
+) -> WindowBank:
+    """Front-end caches of the train and valid recordings (and their recording-style copies) → one bank."""
+    model: MusicnnCRNN = classifier.model
+    train = [r for r in recs if r.split == "train"]
+    valid = [r for r in recs if r.split == "valid"]
+    blocks: list[tuple[int, str, np.ndarray, np.ndarray, np.ndarray]] = []  # rec, style, front, gained, scored
+    for i, front in enumerate(
+        frontend_cache(train, classifier, "timeline", s.train_hop_s, s.gain_db, cache_dir, s.seed)
+    ):
+        odd = np.arange(len(front)) % 2 == 1
+        blocks.append((i, "", front, odd & (s.gain_db > 0), ~odd))
+    for i, (style, front) in enumerate(style_cache(train, classifier, s.styles, cache_dir, s.seed) if s.styles else []):
+        blocks.append((i, style, front, np.zeros(len(front), bool), np.zeros(len(front), bool)))
+    for i, front in enumerate(frontend_cache(valid, classifier, "spread", 3.0, 0.0, cache_dir, s.seed)):
+        blocks.append((len(train) + i, "", front, np.zeros(len(front), bool), np.ones(len(front), bool)))
+    blocks = [b for b in blocks if len(b[2])]
+    total = sum(len(b[2]) for b in blocks)
+    n_steps = -(-blocks[0][2].shape[-1] // model.cfg.step_pool)
+    steps = np.empty((total, n_steps, EMBED_CHANNELS), np.float16)
+    penultimate = np.empty((total, 200), np.float32)
+    front_all = np.empty((total, *blocks[0][2].shape[1:]), np.float16) if keep_front else None
+    at = 0
     with torch.inference_mode():
-        for s in range(0, len(fronts), batch):
-            steps = model.steps(model.musicnn.midend(torch.from_numpy(fronts[s : s + batch]).float()))
-            total += steps.sum(dim=(0, 1))
-            square += steps.square().sum(dim=(0, 1))
-            count += steps.shape[0] * steps.shape[1]
-    mean = total / count
-    return mean, (square / count - mean.square()).clamp(min=0).sqrt()
-
-
-def train_transfer(
-    manifest: str | Path,
-    out: str | Path,
-    config: GenreConfig | None = None,
-    settings: TransferSettings | None = None,
-    cache_dir: Path = DEFAULT_CACHE,
-) -> dict[str, Any]:
-    """Train, keep the best valid macro-F1 weights, save a checkpoint at `out`."""
-    config = config or transfer_config()
-    s = settings or TransferSettings()
-    out = Path(out)
-    started = time.time()
-    labels = config.labels
-    recs, train_recs, valid_recs = start_run(manifest, out, labels, s.seed, s.threads)
-
-    model = new_model(config)
-    extractor = GenreClassifier(Checkpoint(model, config), device="cpu")
-    train_fronts = frontend_cache(train_recs, extractor, "timeline", s.train_hop_s, s.gain_db, cache_dir, s.seed)
-    valid_fronts = frontend_cache(valid_recs, extractor, "spread", 3.0, 0.0, cache_dir, s.seed)
-    log.info("front-end cache ready after %.1f min", (time.time() - started) / 60)
-    x_train = np.concatenate(train_fronts)
-    y_train = np.concatenate(
-        [np.full(len(f), labels.index(r.genre)) for f, r in zip(train_fronts, train_recs, strict=True)]
+        for _, _, front, _, _ in tqdm(blocks, desc="frozen mid end"):
+            embed = model.musicnn.midend(torch.from_numpy(front).float())
+            steps[at : at + len(front)] = model.steps(embed).numpy()
+            penultimate[at : at + len(front)] = model.musicnn.penultimate(embed).numpy()
+            if front_all is not None:
+                front_all[at : at + len(front)] = front
+            at += len(front)
+    ordered = train + valid
+    return WindowBank(
+        recs=ordered,
+        labels=classifier.labels,
+        y=np.asarray([classifier.labels.index(r.genre) for r in ordered]),
+        rec=np.concatenate([np.full(len(b[2]), b[0]) for b in blocks]),
+        style=np.concatenate([np.full(len(b[2]), b[1], dtype=object) for b in blocks]).astype(str),
+        gained=np.concatenate([b[3] for b in blocks]),
+        scored=np.concatenate([b[4] for b in blocks]),
+        steps=steps,
+        penultimate=penultimate,
+        front=front_all,
     )
-    valid_y = np.asarray([labels.index(r.genre) for r in valid_recs])
-    log.info("%d training windows", len(x_train))
 
+
+def _inputs(bank: WindowBank, idx: np.ndarray, finetune: bool) -> tuple[torch.Tensor, ...]:
+    if finetune:
+        assert bank.front is not None, "a fine-tuned mid end needs the bank's front-end outputs"
+        return (torch.from_numpy(bank.front[idx]).float(),)
+    return torch.from_numpy(bank.steps[idx]).float(), torch.from_numpy(bank.penultimate[idx])
+
+
+def _logits(model: MusicnnCRNN, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """Genre logits from a fine-tuned run's front-end output, or a frozen run's cached steps and penultimate."""
+    return head_from_front(model, inputs[0]) if len(inputs) == 1 else model.combine(*inputs)
+
+
+@torch.inference_mode()
+def track_probabilities(
+    model: MusicnnCRNN, bank: WindowBank, recordings: np.ndarray, finetune: bool, batch: int = 256
+) -> np.ndarray:
+    """Mean window probability of each recording (softmax at temperature 1), over its scored windows."""
     model.eval()
-    mean, std = embedding_statistics(model, x_train)
-    model.set_normalisation(mean, std)
-    model.band_mean.copy_(input_band_mean(train_recs[::8], extractor))
+    position = np.full(len(bank.recs), -1)
+    position[recordings] = np.arange(len(recordings))
+    idx = np.flatnonzero(bank.scored & (position[bank.rec] >= 0))
+    sums = np.zeros((len(recordings), len(model.head[-1].bias)))
+    counts = np.zeros(len(recordings))
+    for start in range(0, len(idx), batch):
+        chunk = idx[start : start + batch]
+        probs = torch.softmax(_logits(model, _inputs(bank, chunk, finetune)), dim=-1).numpy()
+        np.add.at(sums, position[bank.rec[chunk]], probs)
+        np.add.at(counts, position[bank.rec[chunk]], 1)
+    return sums / np.maximum(counts, 1)[:, None]
+
+
+def track_scores(y: np.ndarray, probs: np.ndarray) -> dict[str, float]:
+    """Accuracy and macro-F1 over the genres the recordings have (a source may lack some)."""
+    pred = probs.argmax(1)
+    present = sorted(set(y.tolist()))
+    return {
+        "acc": float((pred == y).mean()),
+        "macro_f1": float(f1_score(y, pred, labels=present, average="macro", zero_division=0)),
+    }
+
+
+def fit(
+    model: MusicnnCRNN,
+    bank: WindowBank,
+    train_idx: np.ndarray,
+    s: TransferSettings,
+    score_sets: dict[str, np.ndarray],
+    started: float | None = None,
+) -> list[dict[str, float]]:
+    """Train `model` on the bank's `train_idx` windows; score each named set of recordings every epoch.
+
+    A frozen mid end (`finetune_midend=False`) trains the new layers on the cached steps and
+    penultimate layer; a fine-tuned one runs the mid end on the cached front-end output.
+    Returns the per-epoch history; the model ends with the weights `s.select` chooses.
+    """
+    started = started or time.time()
+    rng = np.random.default_rng(s.seed)
+    torch.manual_seed(s.seed)
+    n_classes = len(model.head[-1].bias)
+    finetune = s.finetune_midend
+    model.set_normalisation(*_step_statistics(bank.steps, train_idx))
     trainable = [p for n, p in model.named_parameters() if not n.startswith(("musicnn.", "musicnn_tags."))]
     # Fine-tuned at a low rate: the mid end and the pretrained back end's dense layer (the summary path's input).
     mid = [
@@ -235,86 +394,121 @@ def train_transfer(
     for p in [*model.musicnn.parameters(), *model.musicnn_tags.parameters()]:
         p.requires_grad_(False)
     groups = [{"params": trainable, "lr": s.lr}]
-    if s.finetune_midend:
+    if finetune:
         for p in mid:
             p.requires_grad_(True)
         groups.append({"params": mid, "lr": s.midend_lr})
     optimiser = torch.optim.AdamW(groups, weight_decay=s.weight_decay)
-    steps_per_epoch = int(np.ceil(s.windows_per_genre * len(labels) / s.batch_size))
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimiser, max_lr=[g["lr"] for g in groups], total_steps=s.epochs * steps_per_epoch, pct_start=0.1
+    window_y = bank.y[bank.rec[train_idx]]
+    by_class = [train_idx[window_y == c] for c in range(n_classes) if (window_y == c).any()]
+    steps_per_epoch = int(np.ceil(s.windows_per_genre * len(by_class) / s.batch_size))
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(  # at least 20 steps: the warm-up needs a few
+        optimiser, max_lr=[g["lr"] for g in groups], total_steps=max(20, s.epochs * steps_per_epoch), pct_start=0.1
     )
-    log.info(
-        "model %s: %d trainable parameters", config.model, sum(p.numel() for p in model.parameters() if p.requires_grad)
-    )
-    rng = np.random.default_rng(s.seed)
-    by_class = [np.flatnonzero(y_train == c) for c in range(len(labels))]
-
-    best: dict[str, Any] = {"f1": -1.0, "epoch": -1, "state": None}
+    mask_width = s.frame_mask_width if finetune else max(1, s.frame_mask_width // model.cfg.step_pool)
+    best: dict[str, Any] = {"f1": -1.0, "state": None}
     history: list[dict[str, float]] = []
     for epoch in range(1, s.epochs + 1):
         model.train()
         model.musicnn.eval()  # BN statistics stay the pretrained ones
         model.musicnn_tags.eval()
-        order = np.concatenate([rng.choice(idx, s.windows_per_genre) for idx in by_class if idx.size])
+        order = np.concatenate([rng.choice(idx, s.windows_per_genre) for idx in by_class])
         rng.shuffle(order)
         losses = []
         for start in range(0, len(order), s.batch_size):
-            idx = order[start : start + s.batch_size]
-            x = torch.from_numpy(x_train[idx]).float()
-            if s.frame_masks:
-                x = mask_frames(x, s.frame_masks, s.frame_mask_width, rng)
-            y = smoothed_targets(y_train[idx], len(labels), s.label_smoothing)
+            idx = np.sort(order[start : start + s.batch_size])
+            inputs = list(_inputs(bank, idx, finetune))
+            if s.frame_masks:  # time masks on the front-end output, or on the steps of a frozen run
+                x = inputs[0] if finetune else inputs[0].transpose(1, 2)
+                x = mask_frames(x, s.frame_masks, mask_width, rng)
+                inputs[0] = x if finetune else x.transpose(1, 2)
+            y = smoothed_targets(bank.y[bank.rec[idx]], n_classes, s.label_smoothing)
             if s.mixup_alpha > 0:
                 lam = float(rng.beta(s.mixup_alpha, s.mixup_alpha))
                 perm = torch.from_numpy(rng.permutation(len(idx)))
-                x = lam * x + (1 - lam) * x[perm]
+                inputs = [lam * x + (1 - lam) * x[perm] for x in inputs]
                 y = lam * y + (1 - lam) * y[perm]
-            loss = soft_cross_entropy(head_from_front(model, x), y)
+            loss = soft_cross_entropy(_logits(model, tuple(inputs)), y)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
             if scheduler.last_epoch + 1 < scheduler.total_steps:
                 scheduler.step()
             losses.append(loss.item())
-        pred = track_probabilities(model, valid_fronts).argmax(1)
-        acc, f1 = float((pred == valid_y).mean()), float(f1_score(valid_y, pred, average="macro"))
-        row = {
-            "epoch": epoch,
-            "loss": float(np.mean(losses)),
-            "valid_acc": acc,
-            "valid_macro_f1": f1,
-            "lr": optimiser.param_groups[0]["lr"],
-            "minutes": (time.time() - started) / 60,
-        }
+        row: dict[str, float] = {"epoch": epoch, "loss": float(np.mean(losses))}
+        for name, recordings in score_sets.items():
+            scored = track_scores(bank.y[recordings], track_probabilities(model, bank, recordings, finetune))
+            row.update({f"{name}_acc": scored["acc"], f"{name}_macro_f1": scored["macro_f1"]})
+        row.update({"lr": optimiser.param_groups[0]["lr"], "minutes": (time.time() - started) / 60})
         history.append(row)
         log.info(json.dumps(row))
-        if f1 > best["f1"]:
-            best = {"f1": f1, "epoch": epoch, "state": copy.deepcopy(model.state_dict())}
+        if s.select == "best_valid" and row.get("valid_macro_f1", -1.0) > best["f1"]:
+            best = {"f1": row["valid_macro_f1"], "state": copy.deepcopy(model.state_dict())}
         if (time.time() - started) / 60 > s.max_minutes:
             log.info("stopping: time budget of %.0f min used", s.max_minutes)
             break
-
-    model.load_state_dict(best["state"])
+    if best["state"] is not None:
+        model.load_state_dict(best["state"])
     model.eval()
+    return history
+
+
+def _step_statistics(steps: np.ndarray, idx: np.ndarray, batch: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and std of each musicnn feature over the training windows' steps (the GRU path's normalisation)."""
+    total, square, count = np.zeros(EMBED_CHANNELS), np.zeros(EMBED_CHANNELS), 0
+    for start in range(0, len(idx), batch):
+        x = steps[np.sort(idx[start : start + batch])].astype(np.float64)
+        total += x.sum(axis=(0, 1))
+        square += np.square(x).sum(axis=(0, 1))
+        count += x.shape[0] * x.shape[1]
+    mean = total / count
+    std = np.sqrt(np.maximum(square / count - mean**2, 0))
+    return torch.from_numpy(mean).float(), torch.from_numpy(std).float()
+
+
+def train_transfer(
+    manifest: str | Path,
+    out: str | Path,
+    config: GenreConfig | None = None,
+    settings: TransferSettings | None = None,
+    cache_dir: Path = DEFAULT_CACHE,
+    extra_training: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Train on the train split, score valid each epoch, save the epoch `settings.select` keeps at `out`."""
+    config = config or transfer_config()
+    s = settings or TransferSettings()
+    out = Path(out)
+    started = time.time()
+    recs, train_recs, _ = start_run(manifest, out, config.labels, s.seed, s.threads)
+
+    model = new_model(config)
+    extractor = GenreClassifier(Checkpoint(model, config), device="cpu")
+    bank = build_bank(recs, extractor, s, cache_dir, keep_front=s.finetune_midend)
+    train_idx = bank.training_windows(s)
+    log.info("front-end cache ready after %.1f min; %d training windows", (time.time() - started) / 60, len(train_idx))
+    model.band_mean.copy_(input_band_mean(train_recs[::8], extractor))
+    history = fit(model, bank, train_idx, s, {"valid": bank.recordings(split="valid")}, started)
     minutes = (time.time() - started) / 60
+    chosen = max(history, key=lambda r: r["valid_macro_f1"]) if s.select == "best_valid" else history[-1]
     summary = {
         "recipe": "transfer",
         "settings": asdict(s),
-        "best_epoch": best["epoch"],
-        "best_valid_macro_f1": best["f1"],
+        "best_epoch": chosen["epoch"],
+        "best_valid_macro_f1": chosen["valid_macro_f1"],
         "epochs_run": len(history),
         "wall_minutes": round(minutes, 2),
         "device": "cpu",
         "threads": torch.get_num_threads(),
         "parameters": count_parameters(model),
-        "trainable_parameters": sum(p.numel() for p in trainable)
-        + (sum(p.numel() for p in mid) if s.finetune_midend else 0),
-        "training_windows": int(len(x_train)),
+        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "training_windows": int(len(train_idx)),
         "pretrained": {"weights": WEIGHTS_PATH.name, "sha256": sha256(WEIGHTS_PATH)},
         "history": history,
         "data": _data_summary(recs),
+        **(extra_training or {}),
     }
     save_checkpoint(out, model, config, metrics={}, training=summary)
-    log.info("saved %s (best epoch %d, valid macro-F1 %.3f, %.1f min)", out, best["epoch"], best["f1"], minutes)
+    log.info(
+        "saved %s (epoch %d, valid macro-F1 %.3f, %.1f min)", out, chosen["epoch"], chosen["valid_macro_f1"], minutes
+    )
     return summary

@@ -1,0 +1,311 @@
+"""Choose designs by music the model has not heard: leave-one-source-out validation.
+
+The valid split shares its sources with train, so a design that learns a dataset's
+recording style wins on valid and loses on a user's files. Here each candidate is
+trained once per held-out source S without any of S's recordings, and scored on S's
+train and valid recordings (track level: the mean of each recording's window
+probabilities); one more run on the whole train split is scored on valid. The test
+split is never read.
+
+The rule that chooses designs, epochs and the shipped model: the mean over held-out
+sources of track-level macro-F1 (over the genres the source has). Valid figures are
+reported beside it, not used to choose.
+
+Every run reads the transfer trainer's window bank (the cached frozen front end), so
+a frozen-mid-end candidate's run takes a minute or two on two cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from ..checkpoint import Checkpoint
+from ..classifier import GenreClassifier
+from ..config import GenreConfig
+from ..errors import UsageError
+from .data import read_manifest
+from .transfer import (
+    DEFAULT_CACHE,
+    TransferSettings,
+    WindowBank,
+    build_bank,
+    fit,
+    new_model,
+    track_probabilities,
+    track_scores,
+    transfer_config,
+)
+
+log = logging.getLogger("genre_core.train")
+
+#: Sources with enough recordings and genres to hold out (the `extra` clips always train).
+HELD_OUT_SOURCES: tuple[str, ...] = ("gtzan", "4q", "emotify")
+#: What the rule averages: track-level macro-F1 per held-out source.
+RULE_METRIC = "macro_f1"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A design to score: a CRNN recipe, the linear probe, or the average of two candidates' probabilities."""
+
+    name: str
+    description: str
+    kind: str = "crnn"  # "crnn" | "probe" | "average"
+    settings: TransferSettings = field(default_factory=TransferSettings)
+    dropout: float = 0.3
+    sequence_weight: float = 1.0
+    probe_c: float = 0.3
+    parts: tuple[str, ...] = ()
+
+    def config(self) -> GenreConfig:
+        return transfer_config(dropout=self.dropout, sequence_weight=self.sequence_weight)
+
+
+FROZEN = TransferSettings(epochs=20, finetune_midend=False)
+#: Every design measured under the rule; `train-transfer --candidate NAME` trains one of them on all of train.
+CANDIDATES: dict[str, Candidate] = {
+    c.name: c
+    for c in [
+        Candidate("probe", "logistic regression on the frozen penultimate layer (window mean)", kind="probe"),
+        Candidate(
+            "finetuned",
+            "dual-path CRNN, mid end and penultimate fine-tuned (the recipe shipped before)",
+            settings=TransferSettings(epochs=20, finetune_midend=True, select="last"),
+        ),
+        Candidate("frozen", "dual-path CRNN, whole musicnn frozen, 20 epochs", settings=FROZEN),
+        Candidate("frozen_short", "as frozen, 8 epochs", settings=replace(FROZEN, epochs=8)),
+        Candidate(
+            "frozen_strong_reg",
+            "as frozen, dropout 0.5, weight decay 0.1, mixup 0.4",
+            settings=replace(FROZEN, weight_decay=0.1, mixup_alpha=0.4),
+            dropout=0.5,
+        ),
+        Candidate("frozen_seq_half", "as frozen, GRU path's logits weighted 0.5", settings=FROZEN, sequence_weight=0.5),
+        Candidate(
+            "frozen_no_gain",
+            "as frozen, without the windows cached at a random gain",
+            settings=replace(FROZEN, use_gained=False),
+        ),
+        Candidate(
+            "frozen_mp3",
+            "as frozen, + MP3 copies (64-192 kbps) of a third of train",
+            settings=replace(FROZEN, styles=("mp3",)),
+        ),
+        Candidate(
+            "frozen_bandlimit",
+            "as frozen, + band-limited copies (4-7.5 kHz) of a third of train",
+            settings=replace(FROZEN, styles=("bandlimit",)),
+        ),
+        Candidate(
+            "frozen_eq",
+            "as frozen, + EQ-shelved copies (+-8 dB) of a third of train",
+            settings=replace(FROZEN, styles=("eq",)),
+        ),
+        Candidate(
+            "frozen_styles",
+            "as frozen, + all three recording-style copies",
+            settings=replace(FROZEN, styles=("mp3", "bandlimit", "eq")),
+        ),
+        Candidate(
+            "probe+frozen",
+            "mean of the probe's and the frozen CRNN's probabilities",
+            kind="average",
+            parts=("probe", "frozen"),
+        ),
+        Candidate(
+            "probe+finetuned",
+            "mean of the probe's and the fine-tuned CRNN's probabilities",
+            kind="average",
+            parts=("probe", "finetuned"),
+        ),
+    ]
+}
+
+
+def score_sets(bank: WindowBank, held_out: str | None) -> dict[str, np.ndarray]:
+    """What a run is scored on: valid (all sources trained), or every train+valid recording of the held-out source."""
+    if held_out is None:
+        return {"valid": bank.recordings(split="valid")}
+    return {held_out: bank.recordings(source=held_out)}
+
+
+def run_crnn(candidate: Candidate, bank: WindowBank, held_out: str | None) -> dict[str, Any]:
+    """One training run of a CRNN candidate; per-epoch history and the final epoch's probabilities."""
+    s = candidate.settings
+    model = new_model(candidate.config())
+    sets = score_sets(bank, held_out)
+    history = fit(model, bank, bank.training_windows(s, without_source=held_out), s, sets)
+    name, recordings = next(iter(sets.items()))
+    probs = track_probabilities(model, bank, recordings, s.finetune_midend)
+    return {"history": history, "recordings": recordings.tolist(), "probs": probs.tolist()}
+
+
+def run_probe(candidate: Candidate, bank: WindowBank, held_out: str | None) -> dict[str, Any]:
+    """Logistic regression on each training recording's mean penultimate layer (its own windows, as recorded)."""
+    s = candidate.settings
+    train_idx = bank.training_windows(replace(s, styles=()), without_source=held_out)
+    recordings = np.unique(bank.rec[train_idx])
+    x = np.stack([bank.penultimate[train_idx[bank.rec[train_idx] == r]].mean(axis=0) for r in recordings])
+    probe = make_pipeline(
+        StandardScaler(), LogisticRegression(max_iter=3000, class_weight="balanced", C=candidate.probe_c)
+    )
+    probe.fit(x, bank.y[recordings])
+    _, scored = next(iter(score_sets(bank, held_out).items()))
+    feats = np.stack([bank.penultimate[bank.scored & (bank.rec == r)].mean(axis=0) for r in scored])
+    probs = np.zeros((len(scored), len(bank.labels)))
+    probs[:, probe.classes_] = probe.predict_proba(feats)
+    return {"history": [], "recordings": scored.tolist(), "probs": probs.tolist()}
+
+
+def summarise(bank: WindowBank, runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Final-epoch scores per run, the rule's mean, and the per-epoch mean for choosing epochs."""
+    out: dict[str, Any] = {}
+    for key, run in runs.items():
+        recordings = np.asarray(run["recordings"])
+        out[key] = {"n": len(recordings), **track_scores(bank.y[recordings], np.asarray(run["probs"]))}
+    held = [k for k in HELD_OUT_SOURCES if k in out]
+    if held:
+        out["held_out_mean"] = {m: float(np.mean([out[k][m] for k in held])) for m in ("acc", "macro_f1")}
+        curves = [runs[k]["history"] for k in held if runs[k]["history"]]
+        if curves and len({len(c) for c in curves}) == 1:
+            out["held_out_mean_by_epoch"] = [
+                float(np.mean([c[e][f"{k}_{RULE_METRIC}"] for c, k in zip(curves, held, strict=True)]))
+                for e in range(len(curves[0]))
+            ]
+    return out
+
+
+def average_runs(parts: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """The mean of several candidates' probabilities, run by run (same recordings in the same order)."""
+    runs = {}
+    for key in parts[0]:
+        if all(key in p for p in parts):
+            probs = np.mean([np.asarray(p[key]["probs"]) for p in parts], axis=0)
+            runs[key] = {"history": [], "recordings": parts[0][key]["recordings"], "probs": probs.tolist()}
+    return runs
+
+
+def evaluate_candidate(
+    candidate: Candidate, bank: WindowBank, sources: tuple[str, ...], done: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """Every run of one candidate: one per held-out source, and the all-sources run scored on valid."""
+    if candidate.kind == "average":
+        missing = [p for p in candidate.parts if p not in done]
+        if missing:
+            raise UsageError(f"'{candidate.name}' averages {missing}: run those candidates first")
+        return average_runs([done[p]["runs"] for p in candidate.parts])
+    runner = run_probe if candidate.kind == "probe" else run_crnn
+    runs = {}
+    for held_out in (*sources, None):
+        started = time.time()
+        runs[held_out or "valid"] = runner(candidate, bank, held_out)
+        log.info("%s without %s: %.1f min", candidate.name, held_out or "nothing", (time.time() - started) / 60)
+    return runs
+
+
+def holdout(
+    manifest: str | Path,
+    chosen: list[Candidate],
+    out: Path,
+    sources: tuple[str, ...] = HELD_OUT_SOURCES,
+    cache_dir: Path = DEFAULT_CACHE,
+    threads: int = 0,
+) -> dict[str, Any]:
+    """Score the named candidates under the rule; results accumulate in the JSON file `out`."""
+    if threads:
+        torch.set_num_threads(threads)
+    results = json.loads(out.read_text()) if out.is_file() else {}
+    config = transfer_config()
+    recs = read_manifest(manifest, config.labels)
+    styles = tuple(sorted({st for c in chosen for st in c.settings.styles}))
+    finetune = any(c.kind == "crnn" and c.settings.finetune_midend for c in chosen)
+    extractor = GenreClassifier(Checkpoint(new_model(config), config), device="cpu")
+    bank = build_bank(recs, extractor, replace(TransferSettings(), styles=styles), cache_dir, keep_front=finetune)
+    for candidate in chosen:
+        started = time.time()
+        runs = evaluate_candidate(candidate, bank, sources, results)
+        results[candidate.name] = {
+            "description": candidate.description,
+            "kind": candidate.kind,
+            "settings": asdict(candidate.settings),
+            "dropout": candidate.dropout,
+            "sequence_weight": candidate.sequence_weight,
+            "runs": runs,
+            "scores": summarise(bank, runs),
+            "minutes": round((time.time() - started) / 60, 2),
+        }
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results))
+        log.info("%s: %s", candidate.name, json.dumps(results[candidate.name]["scores"].get("held_out_mean")))
+    return results
+
+
+def table(results: dict[str, Any], sources: tuple[str, ...] = HELD_OUT_SOURCES) -> str:
+    """Markdown: every candidate's held-out figures (the rule) beside its valid figures, best rule score first."""
+    head = (
+        "| candidate | held-out mean macro-F1 (acc) | "
+        + " | ".join(f"without {s}: {s} macro-F1 (acc)" for s in sources)
+        + " | valid macro-F1 (acc) |"
+    )
+    rows = [head, "|" + "---|" * (len(sources) + 3)]
+
+    def cell(score: dict[str, Any] | None) -> str:
+        return f"{score['macro_f1']:.3f} ({score['acc']:.1%})" if score else "–"
+
+    ranked = sorted(results.items(), key=lambda kv: -kv[1]["scores"].get("held_out_mean", {}).get(RULE_METRIC, -1))
+    for name, result in ranked:
+        sc = result["scores"]
+        cells = [cell(sc.get("held_out_mean")), *(cell(sc.get(s)) for s in sources), cell(sc.get("valid"))]
+        rows.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def holdout_command(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if args.table:
+        if not out.is_file():
+            raise UsageError(f"no held-out results at '{out}': run `holdout --candidates ...` first")
+        print(table(json.loads(out.read_text())))
+        return 0
+    manifest = Path(args.manifest)
+    if not manifest.is_file():
+        raise UsageError(f"no manifest at '{manifest}': held-out-source validation needs ../shared/data")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    unknown = [n for n in args.candidates if n not in CANDIDATES]
+    if unknown or not args.candidates:
+        raise UsageError(f"choose candidates with --candidates; unknown: {unknown}; known: {', '.join(CANDIDATES)}")
+    chosen = [CANDIDATES[n] for n in args.candidates]
+    results = holdout(manifest, chosen, out, tuple(args.sources), threads=args.threads)
+    print(table({k: results[k] for k in args.candidates}))
+    return 0
+
+
+def train_candidate(
+    manifest: str | Path, out: str | Path, name: str, results_path: str | Path | None, threads: int = 0
+) -> dict[str, Any]:
+    """Train candidate `name` on the whole train split with its own settings; its held-out scores travel along."""
+    from .transfer import train_transfer
+
+    if name not in CANDIDATES or CANDIDATES[name].kind != "crnn":
+        raise UsageError(
+            f"'{name}' is not a CRNN candidate; choose one of {[n for n, c in CANDIDATES.items() if c.kind == 'crnn']}"
+        )
+    candidate = CANDIDATES[name]
+    results = json.loads(Path(results_path).read_text()) if results_path and Path(results_path).is_file() else {}
+    extra = {"candidate": name, "description": candidate.description}
+    if name in results:
+        extra["holdout"] = {"rule": f"mean held-out {RULE_METRIC}", "scores": results[name]["scores"]}
+    settings = replace(candidate.settings, threads=threads) if threads else candidate.settings
+    return train_transfer(manifest, out, candidate.config(), settings, extra_training=extra)
