@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from pages.ui.entry import through_app
+
+through_app()
+
 st.title("About")
 st.markdown(
     """

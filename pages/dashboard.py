@@ -7,7 +7,10 @@ import streamlit as st
 from genre_core import GenreCoreError, Prediction
 from genre_core.classifier import TAGS_SOURCE, device_name
 from genre_core.export import error_record, results_csv, results_json
-from pages import figures, state
+from pages.ui import figures, state
+from pages.ui.entry import through_app
+
+through_app()
 
 MAX_UPLOAD_MB = st.get_option("server.maxUploadSize")
 INPUT_CAPTIONS = {

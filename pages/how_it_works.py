@@ -8,7 +8,10 @@ import streamlit as st
 from genre_core.config import FeatureConfig, ModelConfig
 from genre_core.features import LogMel
 from genre_core.model import count_parameters
-from pages import figures, state
+from pages.ui import figures, state
+from pages.ui.entry import through_app
+
+through_app()
 
 clf = state.current_classifier()
 cfg = clf.config.features

@@ -7,7 +7,10 @@ import streamlit as st
 
 from genre_core.checkpoint import DEFAULT_MODEL, MODEL_TITLES
 from genre_core.training.report import tag_threshold_text
-from pages import figures, state
+from pages.ui import figures, state
+from pages.ui.entry import through_app
+
+through_app()
 
 #: Names the evaluation gives each model, as people should read them.
 RUN_TITLES = {

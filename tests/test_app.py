@@ -17,24 +17,13 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 @pytest.fixture
-def app(monkeypatch) -> AppTest:
-    """The app as a server runs it after its first page view.
+def app() -> AppTest:
+    """The app as a fresh server runs it.
 
-    A running server calls st.navigation once and Streamlit then switches
-    off the legacy `pages/` directory mode for the process. AppTest resets
-    that switch before every run, so with a `pages/` folder beside app.py
-    each rerun after a widget event would execute the page without app.py
-    (no sidebar). Keeping the switch off reproduces the real server.
+    AppTest resets Streamlit's legacy `pages/` mode before every run, so every run here,
+    reruns after a widget event included, starts the way a fresh server's first request
+    does: each page must enter through app.py by itself (`pages/ui/entry.py`).
     """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    original_init = PagesManager.__init__
-
-    def init_like_a_server(self, *args, **kwargs):
-        original_init(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init_like_a_server)
     st.cache_data.clear()
     return AppTest.from_file(APP, default_timeout=120).run()
 

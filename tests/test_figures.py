@@ -7,7 +7,7 @@ import pytest
 
 from genre_core.config import FeatureConfig, musicnn_features
 from genre_core.features import LogMel
-from pages import figures
+from pages.ui import figures
 
 
 @pytest.mark.parametrize("cfg", [FeatureConfig(), musicnn_features()], ids=["db", "log10_1p"])
