@@ -167,11 +167,13 @@ def tag_command(args: argparse.Namespace) -> int:
         gpus_per_worker=args.gpus_per_worker,
         progress=None if args.quiet else print_progress(),
     )
-    print(json.dumps(summary, indent=2))
+    one_document = args.write_tags and args.format == "json" and not summary["interrupted"]
+    if not one_document:  # with --write-tags --format json, the summary goes into the plan's document
+        print(json.dumps(summary, indent=2))
     if summary["interrupted"]:
         return 130
     if args.write_tags:
-        return write_tags_from_table(Path(args.out), args)
+        return write_tags_from_table(Path(args.out), args, tag_summary=summary)
     return 0
 
 
@@ -195,8 +197,11 @@ def write_tags_command(args: argparse.Namespace) -> int:
     return write_tags_from_table(Path(args.table), args)
 
 
-def write_tags_from_table(table_path: Path, args: argparse.Namespace) -> int:
-    """Plan (and with --apply, write) the genres of a tag table; print the plan and how to undo it."""
+def write_tags_from_table(table_path: Path, args: argparse.Namespace, tag_summary: dict | None = None) -> int:
+    """Plan (and with --apply, write) the genres of a tag table; print the plan and how to undo it.
+
+    `tag_summary`: what `tag` just did; in JSON it leads the same document, so a script reads one.
+    """
     from .tagging import read_table
     from .write_tags import (
         Journal,
@@ -221,6 +226,7 @@ def write_tags_from_table(table_path: Path, args: argparse.Namespace) -> int:
     undo_command = f"python -m genre_core write-tags --undo {journal.path}"
     if args.format == "json":
         report = {
+            **({"tag": tag_summary} if tag_summary is not None else {}),
             "applied": args.apply,
             "completed": completed,
             "thresholds": {m: vars(t) for m, t in thresholds.items()},

@@ -155,8 +155,11 @@ def test_tag_then_dry_run_shows_the_plan_and_changes_nothing(library, tmp_path, 
     assert main([*tag, "--write-tags", "--min-probability", "0"]) == 0  # classify, then the plan
     out = capsys.readouterr().out
     assert '"tagged": 7' in out and "dry run: 4 write, " in out and "1 skip. Nothing was changed" in out
+    # For scripts: tag + plan as one JSON document (the tag summary leads it), which json.loads reads whole.
+    code, both = run_json([*tag, "--write-tags", "--min-probability", "0"], capsys)
+    assert code == 0 and both["tag"]["skipped"] == 7 and not both["applied"] and len(both["files"]) == 7
     code, report = run_json(["write-tags", str(table), "--min-probability", "0"], capsys)
-    assert code == 0 and not report["applied"] and report["journal"] is None
+    assert code == 0 and not report["applied"] and report["journal"] is None and "tag" not in report
     files = by_name(report)
     assert snapshot(library) == original and not Path(f"{table}.undo.jsonl").exists()
     assert {files[n]["action"] for n in ("mp3-v24.mp3", "flac.flac", "ogg.ogg", "m4a.m4a")} == {"write"}
