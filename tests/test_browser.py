@@ -25,8 +25,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(tmp_path: Path) -> tuple[subprocess.Popen, str]:
-    """A fresh `streamlit run app.py`, as a user starts it (the project's own .streamlit/config.toml)."""
+def start_server(tmp_path: Path, root: Path = ROOT) -> tuple[subprocess.Popen, str]:
+    """A fresh `streamlit run app.py` in `root`, as a user starts it (the project's own .streamlit/config.toml)."""
     port = free_port()
     log = (tmp_path / "streamlit.log").open("w")
     proc = subprocess.Popen(
@@ -43,7 +43,7 @@ def start_server(tmp_path: Path) -> tuple[subprocess.Popen, str]:
             "--server.headless",
             "true",
         ],
-        cwd=ROOT,
+        cwd=root,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -67,6 +67,17 @@ def server(tmp_path):
     yield url
     proc.terminate()
     proc.wait(timeout=20)
+
+
+def inotify_watches(pid: int) -> int:
+    """How many inotify watches a process holds (Linux: one `inotify wd:` line per watch in fdinfo)."""
+    total = 0
+    for info in Path(f"/proc/{pid}/fdinfo").iterdir():
+        try:
+            total += sum(line.startswith("inotify wd:") for line in info.read_text().splitlines())
+        except OSError:  # an fd closed while we read
+            continue
+    return total
 
 
 #: Every page URL, and the heading only that page draws.
@@ -134,3 +145,43 @@ def test_upload_in_chromium_shows_the_genre(server, tmp_path):
         page.screenshot(path=str(shot), full_page=True)
         browser.close()
     assert shot.stat().st_size > 10_000
+
+
+@pytest.mark.browser
+def test_an_edited_page_is_noticed_without_watching_the_virtual_environment(tmp_path):
+    """The project's watcher setting: code edits still reach the app; .venv/ is never crawled."""
+    import shutil
+
+    from playwright.sync_api import expect, sync_playwright
+
+    app = tmp_path / "app"
+    app.mkdir()
+    shutil.copy2(ROOT / "app.py", app / "app.py")
+    for folder in ("pages", "genre_core", "models", ".streamlit"):
+        shutil.copytree(ROOT / folder, app / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    fake_venv = app / ".venv" / "lib"
+    for i in range(200):  # a folder full of folders, where a recursive watch would go
+        (fake_venv / f"pkg{i}").mkdir(parents=True)
+    proc, url = start_server(tmp_path, app)
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            page = browser.new_page()
+            page.goto(f"{url}/about")
+            expect(page.locator("h1").filter(has_text="About")).to_be_visible(timeout=90_000)
+            page.wait_for_timeout(2000)  # a person edits seconds later, not within the first render
+            # No inotify watch reaches into the (fake) virtual environment: a recursive watch of the
+            # project folder would hold one per folder, 200 of them under .venv/ alone.
+            assert inotify_watches(proc.pid) < 50
+            about = app / "pages" / "about.py"
+            about.write_text(about.read_text().replace('st.title("About")', 'st.title("About this app")'))
+            # Streamlit offers to rerun once it sees the change; rerunning shows the edit.
+            expect(page.get_by_text("File change.")).to_be_visible(timeout=30_000)
+            page.get_by_role("button", name="Rerun", exact=True).click()
+            expect(page.locator("h1").filter(has_text="About this app")).to_be_visible(timeout=30_000)
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    log = (tmp_path / "streamlit.log").read_text()
+    assert "Inotify" not in log and "Traceback" not in log, log[-3000:]
