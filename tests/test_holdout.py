@@ -24,7 +24,10 @@ from genre_core.training.styles import STYLES, StyleParams, apply, render
 from genre_core.training.transfer import (
     TransferSettings,
     build_bank,
+    fit,
+    fit_probe,
     new_model,
+    probe_as_linear,
     train_transfer,
     transfer_config,
 )
@@ -140,6 +143,28 @@ def test_a_frozen_run_ships_a_checkpoint_with_its_settings(sources_manifest: Pat
         torch.testing.assert_close(ckpt.model.musicnn.state_dict()[name], value)
     pred = GenreClassifier(ckpt, device="cpu").predict(CLIPS["blues"])
     np.testing.assert_allclose(pred.window_probs.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_the_probe_as_a_summary_path_gives_the_probes_own_probabilities(
+    sources_manifest: Path, extractor: GenreClassifier, cache: Path
+) -> None:
+    bank = build_bank(read_manifest(sources_manifest, GENRES), extractor, TINY, cache, keep_front=False)
+    train_idx = bank.training_windows(TINY, without_source="4q")  # five genres unseen
+    probe = fit_probe(bank, train_idx, 0.3)
+    weight, bias = probe_as_linear(probe, len(GENRES))
+    x = bank.penultimate[bank.scored]
+    probs = torch.softmax(torch.from_numpy(x) @ weight.T + bias, dim=-1).numpy()
+    np.testing.assert_allclose(probs[:, probe.classes_], probe.predict_proba(x), atol=1e-5)
+    assert probs[:, [g for g in range(len(GENRES)) if g not in probe.classes_]].max() < 1e-6
+
+    # A run that keeps it frozen ends with exactly that layer, and the GRU path trained beside it.
+    model = new_model(transfer_config())
+    gru_before = model.gru.weight_ih_l0.detach().clone()
+    s = replace(TINY, summary_from_probe=True, freeze_summary=True)
+    fit(model, bank, train_idx, s, {})
+    torch.testing.assert_close(model.summary_head[-1].weight.detach(), weight)
+    torch.testing.assert_close(model.summary_head[-1].bias.detach(), bias)
+    assert not torch.equal(model.gru.weight_ih_l0.detach(), gru_before)
 
 
 def test_sequence_weight_scales_only_the_recurrent_path() -> None:

@@ -133,7 +133,9 @@ def scores(y: np.ndarray, probs: np.ndarray, labels: tuple[str, ...]) -> dict[st
     }
 
 
-def full_report(y: np.ndarray, probs: np.ndarray, labels: tuple[str, ...], families: np.ndarray) -> dict[str, Any]:
+def full_report(
+    y: np.ndarray, probs: np.ndarray, labels: tuple[str, ...], families: np.ndarray, sources: np.ndarray | None = None
+) -> dict[str, Any]:
     pred = probs.argmax(1)
     present = [i for i in range(len(labels)) if (y == i).any()]
     auc = {labels[i]: float(roc_auc_score(y == i, probs[:, i])) for i in present if 0 < (y == i).sum() < len(y)}
@@ -152,6 +154,10 @@ def full_report(y: np.ndarray, probs: np.ndarray, labels: tuple[str, ...], famil
             },
         }
     )
+    if sources is not None:  # each dataset on its own: 4Q and Emotify differ as much as either from GTZAN
+        report["by_dataset"] = {
+            src: scores(y[sources == src], probs[sources == src], labels) for src in sorted(set(sources.tolist()))
+        }
     return report
 
 
@@ -178,6 +184,7 @@ def evaluate(
             runs[Path(str(name)).stem] = ModelRun(GenreClassifier(load_checkpoint(resolve_model(name)), device="cpu"))
     y = np.asarray([labels.index(r.genre) for r in recs])
     families = np.asarray([r.family for r in recs])
+    sources = np.asarray([r.source for r in recs])
     window_probs: dict[str, dict[str, list[np.ndarray]]] = {}
     seconds: dict[str, float] = dict.fromkeys(runs, 0.0)
     for rec in tqdm(recs, desc=f"evaluate {split}", disable=quiet, file=sys.stderr):
@@ -203,7 +210,7 @@ def evaluate(
                 probs = np.stack([aggregate(p, method) for p in per_track])
                 key = f"{strategy}/{method}"
                 table[key] = (
-                    full_report(y, probs, labels, families)
+                    full_report(y, probs, labels, families, sources)
                     if (strategy, method) == HEADLINE
                     else scores(y, probs, labels)
                 )

@@ -64,11 +64,22 @@ def per_genre_table(metrics: dict[str, Any], labels: tuple[str, ...], split: str
 
 
 def source_table(metrics: dict[str, Any]) -> str:
+    """GTZAN vs the rest, then each dataset on its own where the evaluation recorded it."""
     rows = ["| split | source | recordings | accuracy | macro-F1 |", "|---|---|---|---|---|"]
     for split in ("valid", "test"):
-        for source, r in metrics[split]["headline"]["by_source"].items():
-            rows.append(f"| {split} | {source} | {r['n']} | {r['accuracy']:.1%} | {r['macro_f1']:.3f} |")
+        head = metrics[split]["headline"]
+        by_source = {**head["by_source"], **{k: v for k, v in head.get("by_dataset", {}).items() if k != "gtzan"}}
+        for source, r in by_source.items():
+            name = "other (all but GTZAN)" if source == "other" and "by_dataset" in head else source
+            rows.append(f"| {split} | {name} | {r['n']} | {r['accuracy']:.1%} | {r['macro_f1']:.3f} |")
     return "\n".join(rows)
+
+
+def holdout_table(holdout: dict[str, Any]) -> str:
+    """The candidates of leave-one-source-out validation, as recorded in the checkpoint that won."""
+    from .holdout import table
+
+    return table(holdout["candidates"], tuple(holdout["sources"]))
 
 
 def calibration_table(calibration: dict[str, Any]) -> str:
@@ -151,6 +162,17 @@ def render(model_path: Path | None = None) -> str:
         parts += ["", "Calibration:", "", calibration_table(ckpt.calibration)]
         if "tag_threshold" in ckpt.calibration:
             parts += ["", tag_threshold_text(ckpt.calibration["tag_threshold"])]
+    if "holdout" in t:
+        h = t["holdout"]
+        parts += [
+            "",
+            f"How this model was chosen: leave-one-source-out validation (`python -m genre_core holdout`). "
+            f"Each candidate is trained once without each source and scored on that source's train and valid "
+            f"recordings; the rule is the mean of those {h['rule']} (track level), highest first. Valid (trained "
+            f"on every source) is shown beside it, not used to choose. The shipped model is `{t.get('candidate')}`.",
+            "",
+            holdout_table(h),
+        ]
     parts += [
         "",
         f"Training: {t.get('parameters', 0):,} parameters, best epoch {t.get('best_epoch')} of "
