@@ -95,6 +95,22 @@ CANDIDATES: dict[str, Candidate] = {
         ),
         Candidate("frozen_seq_half", "as frozen, GRU path's logits weighted 0.5", settings=FROZEN, sequence_weight=0.5),
         Candidate(
+            "probe_residual",
+            "summary path = the probe (frozen), GRU path learns the rest, 10 epochs",
+            settings=replace(FROZEN, summary_from_probe=True, freeze_summary=True),
+        ),
+        Candidate(
+            "probe_residual_half",
+            "as probe_residual, GRU path's logits weighted 0.5",
+            settings=replace(FROZEN, summary_from_probe=True, freeze_summary=True),
+            sequence_weight=0.5,
+        ),
+        Candidate(
+            "probe_init",
+            "summary path starts as the probe and trains on, 10 epochs",
+            settings=replace(FROZEN, summary_from_probe=True),
+        ),
+        Candidate(
             "frozen_no_gain",
             "as frozen, without the windows cached at a random gain",
             settings=replace(FROZEN, use_gained=False),
