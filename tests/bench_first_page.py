@@ -23,9 +23,11 @@ import time
 import urllib.request
 from pathlib import Path
 
-from test_browser import CHROMIUM, FLAGS, free_port
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]  # run as a script: the suite's helpers and genre_core
+
+from test_browser import CHROMIUM, FLAGS, free_port  # noqa: E402
+
 VARIANTS = {
     "project config (poll)": [],
     "Streamlit default watcher (auto)": ["--server.fileWatcherType", "auto"],

@@ -225,3 +225,27 @@ def test_a_louder_chain_limits_instead_of_clipping(jazz: tuple[np.ndarray, int])
     y, sr = jazz
     loud = apply(y / np.abs(y).max(), sr, StyleParams("eq", gain_db=6.0))
     assert np.abs(loud).max() == pytest.approx(1.0, abs=1e-6)
+
+
+def test_every_registered_candidate_can_run() -> None:
+    """Averages name candidates that exist and are not averages; every CRNN builds its model config."""
+    from genre_core.training.holdout import CANDIDATES
+
+    for name, candidate in CANDIDATES.items():
+        assert candidate.name == name and candidate.description
+        if candidate.kind == "average":
+            assert len(candidate.parts) >= 2
+            assert all(CANDIDATES[p].kind != "average" for p in candidate.parts)
+        else:
+            assert candidate.kind in ("crnn", "probe") and not candidate.parts
+            assert candidate.config().model.sequence_weight == candidate.sequence_weight
+            assert set(candidate.settings.styles) <= set(STYLES)
+
+
+def test_the_command_refuses_unknown_candidates_in_one_line(capsys, tmp_path: Path) -> None:
+    from genre_core.cli import main
+
+    assert main(["holdout", "--candidates", "nope", "--out", str(tmp_path / "h.json")]) == 2
+    err = capsys.readouterr().err
+    assert "unknown: ['nope']" in err and "Traceback" not in err
+    assert main(["holdout", "--table", "--out", str(tmp_path / "missing.json")]) == 2

@@ -33,6 +33,7 @@ from ..classifier import GenreClassifier
 from ..config import GenreConfig
 from ..errors import UsageError
 from .data import read_manifest
+from .styles import STYLES
 from .transfer import (
     DEFAULT_CACHE,
     TransferSettings,
@@ -103,6 +104,12 @@ CANDIDATES: dict[str, Candidate] = {
             "probe_residual_half",
             "as probe_residual, GRU path's logits weighted 0.5",
             settings=replace(FROZEN, summary_from_probe=True, freeze_summary=True),
+            sequence_weight=0.5,
+        ),
+        Candidate(
+            "probe_residual_half_styles",
+            "as probe_residual_half, + all three recording-style copies",
+            settings=replace(FROZEN, summary_from_probe=True, freeze_summary=True, styles=STYLES),
             sequence_weight=0.5,
         ),
         Candidate(
@@ -290,14 +297,14 @@ def holdout_command(args: argparse.Namespace) -> int:
             raise UsageError(f"no held-out results at '{out}': run `holdout --candidates ...` first")
         print(table(json.loads(out.read_text())))
         return 0
-    manifest = Path(args.manifest)
-    if not manifest.is_file():
-        raise UsageError(f"no manifest at '{manifest}': held-out-source validation needs ../shared/data")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     unknown = [n for n in args.candidates if n not in CANDIDATES]
     if unknown or not args.candidates:
         raise UsageError(f"choose candidates with --candidates; unknown: {unknown}; known: {', '.join(CANDIDATES)}")
     chosen = [CANDIDATES[n] for n in args.candidates]
+    manifest = Path(args.manifest)
+    if not manifest.is_file():
+        raise UsageError(f"no manifest at '{manifest}': held-out-source validation needs ../shared/data")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     results = holdout(manifest, chosen, out, tuple(args.sources), threads=args.threads)
     print(table({k: results[k] for k in args.candidates}))
     return 0
