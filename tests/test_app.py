@@ -164,6 +164,8 @@ def test_model_page_reads_the_checkpoint_metrics(app, classifier):
     assert any("confusion" in c.proto.id for c in app.get("plotly_chart"))
     threshold = classifier.checkpoint.calibration["tag_threshold"]["min_probability"]
     assert any(f"at least **{threshold:.2f}**" in m.value for m in app.markdown)  # the tag-writing threshold
+    chosen = classifier.checkpoint.training["candidate"]  # how it was chosen: the held-out-source table
+    assert any(f"| `{chosen}` |" in m.value and "without 4q" in m.value for m in app.markdown)
 
 
 def test_several_files_give_a_sortable_batch_table_with_downloads(app):

@@ -64,7 +64,7 @@ def per_genre_table(metrics: dict[str, Any], labels: tuple[str, ...], split: str
 
 
 def source_table(metrics: dict[str, Any]) -> str:
-    """GTZAN vs the rest, then each dataset on its own where the evaluation recorded it."""
+    """GTZAN vs the rest, then each dataset on its own (macro-F1 over the genres it has) where recorded."""
     rows = ["| split | source | recordings | accuracy | macro-F1 |", "|---|---|---|---|---|"]
     for split in ("valid", "test"):
         head = metrics[split]["headline"]
@@ -168,7 +168,7 @@ def render(model_path: Path | None = None) -> str:
             "",
             f"How this model was chosen: leave-one-source-out validation (`python -m genre_core holdout`). "
             f"Each candidate is trained once without each source and scored on that source's train and valid "
-            f"recordings; the rule is the mean of those {h['rule']} (track level), highest first. Valid (trained "
+            "recordings; the rule is the mean of those macro-F1 scores (track level), highest first. Valid (trained "
             f"on every source) is shown beside it, not used to choose. The shipped model is `{t.get('candidate')}`.",
             "",
             holdout_table(h),
