@@ -38,9 +38,12 @@ def musicnn_steps(cfg: FeatureConfig, m: ModelConfig) -> str:
    Million Song Dataset's 50 most used last.fm tags, read each frame: vertical filters spanning 38 and 67
    mel bands catch timbre, horizontal ones of 32–128 frames catch rhythm, and three 1-D layers combine
    them into 753 numbers per frame. Every {m.step_pool} frames are pooled into one step; a
-   **bidirectional GRU** ({m.gru_hidden} units each way), trained on our data, reads the steps, and its
-   outputs, pooled over time, give a probability for each of the {len(clf.labels)} genres. The pretrained
-   tag head runs on the same features, so each song also gets its top MSD tags.
+   **bidirectional GRU** ({m.gru_hidden} units each way), trained on our data, reads the steps. Beside it, a
+   linear layer on musicnn's own 200-number summary of the window (its pretrained penultimate layer) gives
+   the main vote, and the GRU's outputs, pooled over time and weighted {m.sequence_weight:g}, correct it; the
+   two are summed into a probability for each of the {len(clf.labels)} genres. The design was chosen by how
+   well it did on music from a source left out of training. The pretrained tag head runs on the same
+   features, so each song also gets its top MSD tags.
    {n_params:,} parameters in all."""
 
 
