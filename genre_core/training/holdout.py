@@ -171,7 +171,7 @@ def run_crnn(candidate: Candidate, bank: WindowBank, held_out: str | None) -> di
     model = new_model(candidate.config())
     sets = score_sets(bank, held_out)
     history = fit(model, bank, bank.training_windows(s, without_source=held_out), s, sets)
-    name, recordings = next(iter(sets.items()))
+    (recordings,) = sets.values()
     probs = track_probabilities(model, bank, recordings, s.finetune_midend)
     return {"history": history, "recordings": recordings.tolist(), "probs": probs.tolist()}
 

@@ -408,8 +408,6 @@ def fit(
         for n, p in model.named_parameters()
         if n.startswith(("musicnn.mid.", "musicnn.mid_bn.", "musicnn.dense.", "musicnn.dense_bn."))
     ]
-    for p in [*model.musicnn.parameters(), *model.musicnn_tags.parameters()]:
-        p.requires_grad_(False)
     groups = [{"params": trainable, "lr": s.lr}]
     if finetune:
         for p in mid:
