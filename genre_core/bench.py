@@ -152,8 +152,8 @@ def _real_music(seconds: float) -> np.ndarray:
 def reference_classifier() -> GenreClassifier:
     """The reference app's network size at its 22050 Hz / 128-mel input (untrained: timing only)."""
     from .checkpoint import Checkpoint, build_model
-    from .cli import REFERENCE_ARCH
     from .config import GenreConfig, ModelConfig
+    from .reference import REFERENCE_ARCH
 
     config = GenreConfig(model=ModelConfig(**REFERENCE_ARCH))
     torch.manual_seed(0)

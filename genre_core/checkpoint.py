@@ -7,6 +7,7 @@ with `weights_only=True`, so opening a checkpoint never runs code.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from .errors import CheckpointError
 from .model import CRNN
 from .musicnn import MusicnnCRNN
 
+log = logging.getLogger("genre_core.checkpoint")
 FORMAT_VERSION = 1
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 #: Each network family enters here and nowhere else: `ModelConfig.family` → class.
@@ -54,6 +56,8 @@ class Checkpoint:
     metrics: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     calibration: dict[str, Any] = field(default_factory=dict)
+    #: The file it was loaded from or saved to; its ONNX export sits beside it.
+    path: Path | None = None
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -74,7 +78,9 @@ def save_checkpoint(
     metrics: dict[str, Any] | None = None,
     training: dict[str, Any] | None = None,
     calibration: dict[str, Any] | None = None,
+    export: bool = True,
 ) -> Path:
+    """Save the checkpoint and, with `export`, refresh its ONNX export if the weights changed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -89,7 +95,22 @@ def save_checkpoint(
     partial = path.with_name(f".{path.name}.partial")
     torch.save(payload, partial)
     os.replace(partial, path)
+    if export:
+        refresh_export(Checkpoint(model, config, path=path))
     return path
+
+
+def refresh_export(checkpoint: Checkpoint) -> Path | None:
+    """Write `checkpoint`'s ONNX export unless a current one is there; None when the exporter is missing."""
+    from .runtime import export_onnx, export_problem, onnx_path
+
+    if export_problem(checkpoint) is None:
+        return onnx_path(checkpoint.path)
+    try:
+        return export_onnx(checkpoint, onnx_path(checkpoint.path))
+    except ImportError as exc:
+        log.warning("no ONNX export for %s (%s): it will run with PyTorch", checkpoint.path, exc)
+        return None
 
 
 def load_checkpoint(path: str | Path | None = None) -> Checkpoint:
@@ -119,7 +140,7 @@ def load_checkpoint(path: str | Path | None = None) -> Checkpoint:
         raise CheckpointError(f"This code cannot run the model in '{path.name}': {exc}") from exc
     model.eval()
     return Checkpoint(
-        model, config, payload.get("metrics", {}), payload.get("training", {}), payload.get("calibration", {})
+        model, config, payload.get("metrics", {}), payload.get("training", {}), payload.get("calibration", {}), path
     )
 
 

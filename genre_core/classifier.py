@@ -15,6 +15,7 @@ from .checkpoint import Checkpoint, load_checkpoint
 from .config import GenreConfig
 from .errors import AudioTooLongError
 from .features import LogMel
+from .runtime import open_runtime
 from .windows import DEFAULT_TIMELINE_HOP_S, WindowPlan, plan_windows, read_windows
 
 #: Windows per forward pass: bounds activation memory for long timelines.
@@ -114,7 +115,11 @@ class GenreClassifier:
     """A loaded model. Thread-safe: `predict` keeps no state between calls."""
 
     def __init__(
-        self, checkpoint: Checkpoint, device: str = "auto", max_duration_s: float = DEFAULT_MAX_DURATION_S
+        self,
+        checkpoint: Checkpoint,
+        device: str = "auto",
+        max_duration_s: float = DEFAULT_MAX_DURATION_S,
+        runtime: str = "auto",
     ) -> None:
         self.checkpoint = checkpoint
         self.max_duration_s = max_duration_s
@@ -122,15 +127,33 @@ class GenreClassifier:
         self.device = pick_device(device)
         # Each family's fastest eval copy (the CRNN: BN fused, channels-last; same outputs to ~1e-7).
         self.model = checkpoint.model.for_inference().to(self.device)
+        # ONNX Runtime on a CPU when the checkpoint's export is current (`runtime.open_runtime`), else PyTorch.
+        self.onnx = open_runtime(checkpoint, runtime, self.device)
         self.logmel = LogMel(self.config.features)
         # Temperature scaling fitted on the valid split (1.0 = uncalibrated).
         self.temperature = float(checkpoint.calibration.get("temperature", 1.0))
 
     @classmethod
     def load(
-        cls, path: str | Path | None = None, device: str = "auto", max_duration_s: float = DEFAULT_MAX_DURATION_S
+        cls,
+        path: str | Path | None = None,
+        device: str = "auto",
+        max_duration_s: float = DEFAULT_MAX_DURATION_S,
+        runtime: str = "auto",
     ) -> GenreClassifier:
-        return cls(load_checkpoint(path), device, max_duration_s)
+        return cls(load_checkpoint(path), device, max_duration_s, runtime)
+
+    @property
+    def runtime_label(self) -> str:
+        """What runs the network: 'ONNX Runtime 1.30.0' or 'PyTorch 2.13.0' (the Dashboard's device card)."""
+        if self.onnx is not None:
+            return f"ONNX Runtime {self.onnx.version}"
+        return f"PyTorch {torch.__version__.split('+')[0]}"
+
+    @property
+    def runtime_name(self) -> str:
+        """The runtime and the device, e.g. 'ONNX Runtime 1.30.0 (CPU)'."""
+        return f"{self.runtime_label} ({device_name(self.device)})"
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -211,6 +234,12 @@ class GenreClassifier:
         logit_chunks, tag_chunks = [], []
         with torch.inference_mode():
             for start in range(0, features.shape[0], BATCH_WINDOWS):
+                if self.onnx is not None:
+                    logits, tag_probs = self.onnx(features[start : start + BATCH_WINDOWS].numpy())
+                    logit_chunks.append(torch.from_numpy(logits))
+                    if with_tags and tag_probs is not None:
+                        tag_chunks.append(torch.from_numpy(tag_probs))
+                    continue
                 batch = features[start : start + BATCH_WINDOWS].to(self.device)
                 if with_tags:
                     logits, tag_probs = self.model.forward_with_tags(batch)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .aggregate import METHODS
+from .config import RUNTIMES
 from .errors import GenreCoreError, UsageError
 from .export import error_record, results_csv, results_json, tag_summary
 from .library import find_audio_files
@@ -25,14 +26,10 @@ MODEL_HELP = (
     "a shipped model (musicnn_crnn: transfer CRNN; crnn: from scratch) or a checkpoint path; "
     "default: the shipped model with the better valid macro-F1"
 )
-REFERENCE_ARCH = {
-    "conv_channels": (32, 64, 128),
-    "freq_pools": (2, 2, 2),
-    "time_pools": (2, 2, 2),
-    "gru_hidden": 128,
-    "gru_layers": 1,
-    "pooling": "last",
-}
+RUNTIME_HELP = (
+    "auto: ONNX Runtime on a CPU when the model's export is current, else PyTorch; "
+    "onnx: ONNX Runtime or an error; torch: PyTorch"
+)
 
 
 def expand_paths(paths: Iterable[str]) -> list[Path]:
@@ -65,8 +62,10 @@ def predict_command(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(1)  # parallelism comes from the jobs, not from each matmul
-    classifier = GenreClassifier.load(args.model, device=args.device)
+    classifier = GenreClassifier.load(args.model, device=args.device, runtime=args.runtime)
     show_progress = len(files) > 1 and not args.quiet
+    if show_progress:
+        print(f"{classifier.checkpoint.path.name} on {classifier.runtime_name}", file=sys.stderr, flush=True)
 
     def classify(numbered: tuple[int, Path]) -> dict[str, Any]:
         number, path = numbered
@@ -110,7 +109,7 @@ def explain_command(args: argparse.Namespace) -> int:
     from .explain import occlusion_saliency
     from .preview import frame_times, mel_band_hz
 
-    classifier = GenreClassifier.load(args.model, device=args.device)
+    classifier = GenreClassifier.load(args.model, device=args.device, runtime=args.runtime)
     pred = classifier.predict(args.path, keep_features=True)
     if not 1 <= args.window <= len(pred.starts_s):
         raise UsageError(f"--window must be between 1 and {len(pred.starts_s)}")
@@ -156,7 +155,9 @@ def tag_command(args: argparse.Namespace) -> int:
 
     if not Path(args.library).is_dir():
         raise UsageError(f"'{args.library}' is not a folder")
-    options = TagOptions(model=args.model, strategy=args.windows, aggregate=args.aggregate, device=args.device)
+    options = TagOptions(
+        model=args.model, strategy=args.windows, aggregate=args.aggregate, device=args.device, runtime=args.runtime
+    )
     summary = tag_library(
         args.library,
         args.out,
@@ -277,6 +278,7 @@ def train_command(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from .config import GenreConfig, ModelConfig
+    from .reference import REFERENCE_ARCH
     from .training.train import TrainSettings, train
 
     if args.arch == "reference":
@@ -293,6 +295,8 @@ def train_command(args: argparse.Namespace) -> int:
         crops_per_genre=args.crops_per_genre,
         threads=args.threads,
         track_raw=args.track_raw,
+        teacher=args.teacher or "",
+        distill_weight=args.distill_weight,
     )
     ablations = {
         "spec_augment": False if args.no_spec_augment else None,
@@ -349,6 +353,19 @@ def evaluate_command(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def export_command(args: argparse.Namespace) -> int:
+    """Write (or confirm) the ONNX export beside each checkpoint."""
+    from .checkpoint import SHIPPED_MODELS, load_checkpoint, refresh_export
+
+    for model in args.models or list(SHIPPED_MODELS):
+        checkpoint = load_checkpoint(model)
+        target = refresh_export(checkpoint)
+        if target is None:
+            raise UsageError("the onnx exporter is not installed: pip install -r requirements.txt")
+        print(f"{checkpoint.path} -> {target}")
+    return 0
+
+
 def bench_command(args: argparse.Namespace) -> int:
     from .bench import run_bench
 
@@ -381,6 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hop", type=float, default=DEFAULT_TIMELINE_HOP_S, help="timeline hop in seconds")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument("--runtime", choices=RUNTIMES, default="auto", help=RUNTIME_HELP)
     p.add_argument("--model", default=None, help=MODEL_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.add_argument(
@@ -410,6 +428,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--ema-decay", type=float, default=None, help="weight EMA per step, e.g. 0.995 (default 0: off)")
     t.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     t.add_argument("--track-raw", action="store_true", help="also log valid metrics of the raw (unaveraged) weights")
+    t.add_argument(
+        "--teacher", default=None, help="distil: a model (name or path) whose window probabilities join the targets"
+    )
+    t.add_argument("--distill-weight", type=float, default=0.7, help="the teacher's share of each target (default 0.7)")
     t.add_argument("--device", default="auto")
     t.set_defaults(func=train_command)
 
@@ -474,6 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--out", default=None, help="save the (n_mels, frames) map as .npy")
     x.add_argument("--model", default=None, help=MODEL_HELP)
     x.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    x.add_argument("--runtime", choices=RUNTIMES, default="auto", help=RUNTIME_HELP)
     x.set_defaults(func=explain_command)
 
     c = sub.add_parser("calibrate", help="fit temperature scaling and the tag-writing threshold on the valid split")
@@ -494,6 +517,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--windows", choices=STRATEGIES_FOR_TAGS, default="spread")
     g.add_argument("--aggregate", choices=METHODS, default="mean")
     g.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
+    g.add_argument("--runtime", choices=RUNTIMES, default="auto", help=RUNTIME_HELP)
     g.add_argument("--model", default=None, help=MODEL_HELP)
     g.add_argument("--quiet", action="store_true")
     g.add_argument("--write-tags", action="store_true", help="then write the genres into the files (see write-tags)")
@@ -514,6 +538,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--model", default=None, help=MODEL_HELP)
     r.add_argument("--write", nargs="*", default=[], help="markdown files whose metrics markers to fill")
     r.set_defaults(func=report_command)
+
+    e = sub.add_parser("export", help="write the ONNX export beside each checkpoint (if missing or stale)")
+    e.add_argument("models", nargs="*", help="shipped model names or checkpoint paths (default: every shipped model)")
+    e.set_defaults(func=export_command)
 
     b = sub.add_parser("bench", help="speed and memory against the reference pipeline")
     b.add_argument("--out", default="bench.json")

@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+#: What can run a network (`runtime.open_runtime`): here so the CLI's options need no torch import.
+RUNTIMES: tuple[str, ...] = ("auto", "torch", "onnx")
+
 GENRES: tuple[str, ...] = (
     "blues",
     "classical",

@@ -162,6 +162,8 @@ class MusicnnCRNN(nn.Module):
     tag_labels: tuple[str, ...] = MSD_TAGS
     #: Occlusion patch and stride (mel bands, frames): ~100 forward passes, a few seconds on a CPU.
     saliency_grid: tuple[tuple[int, int], tuple[int, int]] = ((24, 24), (12, 12))
+    #: Set on inference copies whose musicnn stayed as pretrained: the tags then reuse the genre path's layers.
+    tags_share_backbone: bool = False
 
     def __init__(self, cfg: ModelConfig, n_mels: int, n_classes: int) -> None:
         super().__init__()
@@ -225,12 +227,27 @@ class MusicnnCRNN(nn.Module):
     def forward_with_tags(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Genre logits and the pretrained network's MSD tag probabilities from one front-end pass."""
         front = self.musicnn.frontend(x)
+        embed = self.musicnn.midend(front)
+        if self.tags_share_backbone:  # musicnn stayed as pretrained: the tag copy would recompute the same layers
+            penultimate = self.musicnn.penultimate(embed)
+            tags = torch.sigmoid(self.musicnn_tags.tag_head(penultimate))
+            return self.genre_logits(embed, penultimate), tags
         tags = torch.sigmoid(self.musicnn_tags.tag_logits(self.musicnn_tags.midend(front)))
-        return self.forward_embed(self.musicnn.midend(front)), tags
+        return self.forward_embed(embed), tags
+
+    def backbone_is_pretrained(self) -> bool:
+        """True when the genre path's mid and back end still equal the tag copy's (a frozen-musicnn model)."""
+        tag_copy = self.musicnn_tags.state_dict()
+        return all(
+            torch.equal(value, tag_copy[name])
+            for name, value in self.musicnn.state_dict().items()
+            if name in tag_copy and not name.startswith("tag_head")
+        )
 
     def for_inference(self) -> MusicnnCRNN:
         """An eval copy whose front-end blocks pool before ReLU and BN (same outputs to float rounding)."""
         fast = copy.deepcopy(self).eval()
+        fast.tags_share_backbone = self.backbone_is_pretrained()
         for blocks in (fast.musicnn.timbral, fast.musicnn.temporal):
             for i, block in enumerate(blocks):
                 if isinstance(block, _FreqPooledConv):  # a fast copy of a fast copy is the same copy

@@ -34,6 +34,7 @@ class TagOptions:
     strategy: str = "spread"
     aggregate: str = "mean"
     device: str = "cpu"
+    runtime: str = "auto"
 
 
 def model_id(path: str | Path | None) -> str:
@@ -185,7 +186,8 @@ def _init_worker(options: TagOptions, mid: str, ignore_interrupt: bool = False) 
     torch.set_num_threads(1)  # one core per worker process
     from .classifier import GenreClassifier
 
-    _worker.update(classifier=GenreClassifier.load(options.model, device=options.device), options=options, mid=mid)
+    classifier = GenreClassifier.load(options.model, device=options.device, runtime=options.runtime)
+    _worker.update(classifier=classifier, options=options, mid=mid)
 
 
 def _tag_in_worker(path: str) -> dict[str, Any]:

@@ -27,7 +27,14 @@ cfg = clf.config.features
 
 def header_cards() -> None:
     cards = st.columns(4)
-    cards[0].metric("Device", device_name(clf.device))
+    cards[0].metric(
+        "Device",
+        device_name(clf.device),
+        delta=clf.runtime_label,
+        delta_color="off",
+        delta_arrow="off",
+        help="Where the network runs, and what runs it (ONNX Runtime on a CPU when the model's export is current).",
+    )
     cards[1].metric("Input", f"{cfg.n_mels}×{cfg.window_frames}", help="mel bands × frames per 3-s window")
     cards[2].metric("Windows", cfg.n_windows, help=f"{cfg.window_seconds:g}-s windows per song")
     headline = state.headline_metrics(clf)

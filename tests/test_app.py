@@ -70,6 +70,9 @@ def test_header_cards_show_the_shipped_model_facts(app):
     assert (
         cards["Device"] == "CPU" and cards["Input"] == f"{cfg.n_mels}×{cfg.window_frames}" and cards["Windows"] == "10"
     )
+    # The shipped default runs through its ONNX export on a CPU, and the card says so.
+    device_card = next(m for m in app.metric if m.label == "Device")
+    assert device_card.delta.startswith("ONNX Runtime ")
     accuracy = GenreClassifier.load(device="cpu").metrics["test"]["headline"]["accuracy"]
     assert cards["Test accuracy"] == f"{accuracy:.1%}"
 
