@@ -4,8 +4,11 @@ The shipped genre_core model listens to the file (ten 3-s windows, mean of the
 calibrated window probabilities) and the genre is set only where the
 probability reaches the model's measured threshold (written genres right at
 least 90 % of the time on the valid split), through beets, so the database
-and the file's tags agree. Items that already have a genre keep it unless
-`--force`.
+and the file's tags agree. Genres go into beets 2.x's multi-valued `genres` field,
+which beets writes into the file as separate values. How they meet an item's
+existing genres is the `mode`, as in `write-tags`: `replace` (items that have genres
+keep them unless `--force`), `append` (keep every existing genre, add ours after
+them) or `merge` (ours first, then the existing ones, no duplicates).
 
 Enable it in beets' config (`beet config -e`) once `genre_core` is importable
 in beets' Python (`pip install -e .` in this repository does both):
@@ -14,7 +17,10 @@ in beets' Python (`pip install -e .` in this repository does both):
     genreclassify:
         model: null            # a shipped model name (musicnn_crnn, crnn) or a checkpoint path; null: the default
         min_probability: null  # null: the model's measured threshold
-        force: no              # replace genres items already have
+        force: no              # mode replace: replace genres items already have
+        mode: replace          # replace | append | merge
+        max_genres: 1          # also a second or third genre where the model is confident about it too
+        secondary_min_probability: null  # null: the model's measured secondary threshold
         auto: no               # also classify items as they are imported
 """
 
@@ -27,7 +33,7 @@ from beets.library import Item
 from beets.plugins import BeetsPlugin
 from beets.util import displayable_path, syspath
 
-from genre_core.write_tags import decide, measured_threshold, tag_name
+from genre_core.write_tags import MODES, Threshold, decide, genres_to_write, measured_threshold, tag_name
 
 #: beets 2.x keeps a multi-valued `genres`; older versions a single `genre`.
 GENRE_FIELD = "genres" if "genres" in Item._fields else "genre"
@@ -36,7 +42,17 @@ GENRE_FIELD = "genres" if "genres" in Item._fields else "genre"
 class GenreClassifyPlugin(BeetsPlugin):
     def __init__(self) -> None:
         super().__init__()
-        self.config.add({"model": None, "min_probability": None, "force": False, "auto": False})
+        self.config.add(
+            {
+                "model": None,
+                "min_probability": None,
+                "force": False,
+                "mode": "replace",
+                "max_genres": 1,
+                "secondary_min_probability": None,
+                "auto": False,
+            }
+        )
         self._classifier: Any = None
         if self.config["auto"].get(bool):
             self.import_stages = [self.imported]
@@ -51,35 +67,63 @@ class GenreClassifyPlugin(BeetsPlugin):
             self._classifier = GenreClassifier.load(self.config["model"].get(), device="auto")
         return self._classifier
 
-    def threshold(self) -> float:
+    def threshold(self) -> Threshold:
+        """The primary and secondary thresholds: given in the config or options, else the model's measured ones."""
         given = self.config["min_probability"].get()
-        if given is not None:
-            return float(given)
+        secondary = self.config["secondary_min_probability"].get()
         measured = measured_threshold(self.config["model"].get())
-        if measured is None:
+        if given is None and measured is None:
             raise ui.UserError(
                 "genreclassify: this model's genres are right 90 % of the time on valid at no probability "
                 "(or it was never calibrated); set min_probability, or use the default model"
             )
-        return measured.min_probability
+        threshold = Threshold(float(given), "given") if given is not None else measured
+        if secondary is not None:
+            threshold = Threshold(
+                threshold.min_probability, threshold.source, secondary_min_probability=float(secondary)
+            )
+        elif measured is not None:
+            threshold = Threshold(
+                threshold.min_probability,
+                threshold.source,
+                secondary_min_probability=measured.secondary_min_probability,
+            )
+        if self.max_genres() > 1 and threshold.secondary_min_probability is None:
+            raise ui.UserError(
+                "genreclassify: no measured rule for secondary genres for this model (no probability at which a "
+                "second genre is right often enough on valid); set secondary_min_probability or max_genres: 1"
+            )
+        return threshold
+
+    def max_genres(self) -> int:
+        return max(1, int(self.config["max_genres"].get(int)))
+
+    def mode(self) -> str:
+        mode = self.config["mode"].as_str()
+        if mode not in MODES:
+            raise ui.UserError(f"genreclassify: mode must be one of {', '.join(MODES)}, not '{mode}'")
+        return mode
 
     # ---- one item ----------------------------------------------------------------------------
 
-    def process(self, item: Item, threshold: float, force: bool, pretend: bool, write: bool) -> str:
-        """Classify one item and set its genre when confident enough; returns the action taken."""
+    def process(self, item: Item, threshold: Threshold, force: bool, pretend: bool, write: bool) -> str:
+        """Classify one item and set its genres when confident enough; returns the action taken."""
         try:
             prediction = self.classifier.predict(syspath(item.path))
         except Exception as exc:  # a missing or damaged file must not stop a library run
             self._log.warning("{}: cannot classify: {}", displayable_path(item.path), exc)
             return "skip"
+        probs = prediction.aggregate("mean")
         label, probability = prediction.top_k(1, "mean")[0]
+        row = {"genre": label, **{f"p_{g}": float(p) for g, p in zip(prediction.labels, probs, strict=True)}}
+        labels = genres_to_write(row, threshold, self.max_genres())
         current = list(getattr(item, GENRE_FIELD) or []) if GENRE_FIELD == "genres" else [item.genre or ""]
-        action, reason = decide(current, label, probability, threshold, force)
+        action, reason, proposed = decide(current, labels, probability, threshold.min_probability, force, self.mode())
         shown = str(item) if item.title else displayable_path(item.path)
-        ui.print_(f"{action:<6} {probability:4.0%}  {tag_name(label):<10}  {shown}  ({reason})")
+        change = f"{'; '.join(current) or '-'} → {'; '.join(proposed)}" if action == "write" else tag_name(label)
+        ui.print_(f"{action:<6} {probability:4.0%}  {change:<10}  {shown}  ({reason})")
         if action == "write" and not pretend:
-            name = tag_name(label)
-            setattr(item, GENRE_FIELD, [name] if GENRE_FIELD == "genres" else name)
+            setattr(item, GENRE_FIELD, list(proposed) if GENRE_FIELD == "genres" else ", ".join(proposed))
             item.try_sync(write=write, move=False)
             action = "written"
         return action
@@ -95,19 +139,36 @@ class GenreClassifyPlugin(BeetsPlugin):
         command.parser.add_option(
             "--min-probability", type="float", default=None, help="default: the model's measured threshold"
         )
+        command.parser.add_option(
+            "-m", "--mode", choices=list(MODES), default=None, help="replace (default), append or merge"
+        )
+        command.parser.add_option("--max-genres", type="int", default=None, help="up to this many genres (default 1)")
+        command.parser.add_option(
+            "--secondary-min-probability", type="float", default=None, help="default: the model's measured one"
+        )
         command.parser.add_option("--model", default=None, help="a shipped model name or a checkpoint path")
         command.func = self.command
         return [command]
 
     def command(self, lib: Any, opts: Any, args: list[str]) -> None:
-        self.config.set_args({"force": opts.force, "min_probability": opts.min_probability, "model": opts.model})
+        self.config.set_args(
+            {
+                "force": opts.force,
+                "min_probability": opts.min_probability,
+                "model": opts.model,
+                "mode": opts.mode,
+                "max_genres": opts.max_genres,
+                "secondary_min_probability": opts.secondary_min_probability,
+            }
+        )
         threshold, force, write = self.threshold(), self.config["force"].get(bool), ui.should_write()
         counts: dict[str, int] = {}
         for item in lib.items(args):
             action = self.process(item, threshold, force, bool(opts.pretend), write)
             counts[action] = counts.get(action, 0) + 1
         summary = ", ".join(f"{n} {a}" for a, n in sorted(counts.items())) or "no items matched"
-        ui.print_(f"genre-classify (p >= {threshold:.2f}{', pretend' if opts.pretend else ''}): {summary}")
+        pretend = ", pretend" if opts.pretend else ""
+        ui.print_(f"genre-classify (p >= {threshold.min_probability:.2f}, mode {self.mode()}{pretend}): {summary}")
 
     def imported(self, session: Any, task: Any) -> None:
         """Import stage: set genres as items arrive.

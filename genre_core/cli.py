@@ -216,8 +216,10 @@ def write_tags_from_table(table_path: Path, args: argparse.Namespace, tag_summar
     )
 
     table = read_table(table_path)
-    thresholds = thresholds_for(table, args.model, args.min_probability)
-    planned = plan_table(table, thresholds, args.overwrite)
+    thresholds = thresholds_for(
+        table, args.model, args.min_probability, args.max_genres, args.secondary_min_probability
+    )
+    planned = plan_table(table, thresholds, args.overwrite, args.mode, args.max_genres)
     journal = Journal(args.journal or default_journal(table_path))
     completed = True
     if args.apply:
@@ -244,6 +246,14 @@ def write_tags_from_table(table_path: Path, args: argparse.Namespace, tag_summar
                 measured = f"; on valid, written genres were right {t.valid_precision:.1%} of the time, for "
                 measured += f"{t.valid_coverage:.0%} of songs"
             print(f"threshold: p >= {t.min_probability:.2f} ({t.source}{measured})")
+            if args.max_genres > 1 and t.secondary_min_probability is not None:
+                source = f" ({t.secondary_source})" if t.secondary_source else ""
+                more = f"up to {args.max_genres - 1} more where p >= {t.secondary_min_probability:.2f}"
+                print(f"secondary genres: {more}{source}")
+        in_place = [p.path for p in planned if p.in_place]
+        if in_place:
+            print(f"{len(in_place)} hard-linked file(s) written in place, so every link sees the new genres:")
+            print("\n".join(f"  {path}" for path in in_place))
         counts = ", ".join(f"{n} {a}" for a, n in summary.items())
         if not args.apply:
             print(f"dry run: {counts}. Nothing was changed; add --apply to write.")
@@ -374,7 +384,27 @@ def bench_command(args: argparse.Namespace) -> int:
 
 def add_write_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--apply", action="store_true", help="write the tags (default: a dry run printing the plan)")
-    parser.add_argument("--overwrite", action="store_true", help="replace genres the files already have")
+    parser.add_argument(
+        "--mode",
+        choices=("replace", "append", "merge"),
+        default="replace",
+        help="replace: the file's genres become ours (files that have genres need --overwrite); append: keep "
+        "every existing value, add ours after them; merge: ours first, then the existing ones (default: replace)",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="--mode replace: replace genres files already have")
+    parser.add_argument(
+        "--max-genres",
+        type=int,
+        default=1,
+        help="also write a second or third genre where its own probability reaches the model's measured "
+        "secondary threshold (default 1: the top genre only)",
+    )
+    parser.add_argument(
+        "--secondary-min-probability",
+        type=float,
+        default=None,
+        help="with --max-genres > 1: write another genre at or above this probability (default: measured)",
+    )
     parser.add_argument(
         "--min-probability",
         type=float,
@@ -547,6 +577,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", default="bench.json")
     b.add_argument("--runs", type=int, default=5)
     b.add_argument("--tagging", type=int, default=0, metavar="N", help="also time tagging N songs: CLI, local, Ray")
+    b.add_argument("--profile", action="store_true", help="also time the transfer model's stages and conv variants")
+    b.add_argument(
+        "--precision-check",
+        action="store_true",
+        help="bf16 (OpenVINO, if installed) against fp32 on the valid and test splits: decisions changed, accuracy",
+    )
     b.set_defaults(func=bench_command)
     return parser
 

@@ -6,9 +6,17 @@ and MP4's `©gen`.
 A genre's state is a small JSON-able `GenreState`, so a journal can hold it
 and put it back exactly.
 
-A write never edits the file in place: the tags are written into a copy in the
-same folder, checked, and renamed over the original. A crash or Ctrl-C at any
-moment leaves either the old file or the new one, never half of each.
+Several genres are written as the format's own multiple values: ID3v2.4 null-separated
+`TCON` values, repeated Vorbis/FLAC/Opus `GENRE` comments, an MP4 `©gen` list. ID3v2.3
+has no multiple values; mutagen joins them with "/" there (as Picard does), and a
+v2.3 file's "/"-joined genre reads back as its parts.
+
+A write normally never edits the file in place: the tags are written into a copy in
+the same folder, checked, and renamed over the original. A crash or Ctrl-C at any
+moment leaves either the old file or the new one, never half of each. A file with
+several hard links is the exception: a rename would give its path a new inode and
+silently split it from its other links, so mutagen saves it in place (the caller
+journals it first) and every link sees the new tags.
 """
 
 from __future__ import annotations
@@ -29,6 +37,8 @@ from .errors import GenreCoreError
 
 #: How a label is written into a file: the ID3v1 genre names players already know.
 TAG_NAMES = {"hiphop": "Hip-Hop"}
+#: How ID3v2.3, which has no multiple values, holds several genres (mutagen's own `v23_sep`).
+ID3V23_SEPARATOR = "/"
 #: Temporary copies start with a dot and end so: library scans skip them (see `library.py`).
 TEMP_SUFFIX = ".genre-core-tmp"
 VORBIS_KEY = "GENRE"
@@ -87,9 +97,10 @@ def _id3_read(tags: ID3) -> GenreState:
     version = f"id3v2.{tags.version[1]}" if tags.version[1] in (3, 4) else "id3v2.4"
     if frame is None:
         return GenreState(version, {"TCON": None})
-    return GenreState(
-        version, {"TCON": [str(t) for t in frame.text]}, {"encoding": int(frame.encoding)}, shown=tuple(frame.genres)
-    )
+    shown = tuple(frame.genres)
+    if version == "id3v2.3":  # "Blues/Rock" is how a v2.3 tag holds two genres
+        shown = tuple(part.strip() for value in shown for part in value.split(ID3V23_SEPARATOR) if part.strip())
+    return GenreState(version, {"TCON": [str(t) for t in frame.text]}, {"encoding": int(frame.encoding)}, shown=shown)
 
 
 def _id3_apply(tags: ID3, state: GenreState) -> None:
@@ -181,14 +192,19 @@ def read_genre(path: str | Path) -> GenreState:
 
 def new_state(current: GenreState, label: str) -> GenreState:
     """`current` with the genre replaced by `label` (in its tag spelling)."""
-    name = tag_name(label)
+    return with_genres(current, [tag_name(label)])
+
+
+def with_genres(current: GenreState, names: list[str] | tuple[str, ...]) -> GenreState:
+    """`current` holding exactly `names`, in order, as the format's multiple values."""
+    names = tuple(names)
     if current.kind.startswith("id3"):
-        return GenreState(current.kind, {"TCON": [name]}, {"encoding": 3}, current.had_tags, (name,))
+        text = [ID3V23_SEPARATOR.join(names)] if current.kind == "id3v2.3" else list(names)
+        return GenreState(current.kind, {"TCON": text}, {"encoding": 3}, current.had_tags, names)
     if current.kind == "mp4":
-        return GenreState("mp4", {MP4_GENRE: [name]}, {}, current.had_tags, (name,))
-    return GenreState(
-        "vorbis", {"genre": [name]}, {"key": current.extra.get("key", VORBIS_KEY)}, current.had_tags, (name,)
-    )
+        return GenreState("mp4", {MP4_GENRE: list(names)}, {}, current.had_tags, names)
+    key = current.extra.get("key", VORBIS_KEY)
+    return GenreState("vorbis", {"genre": list(names)}, {"key": key}, current.had_tags, names)
 
 
 def is_read_only(path: str | Path) -> bool:
@@ -225,16 +241,38 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def write_genre(path: str | Path, state: GenreState) -> None:
-    """Make the file's genre fields equal `state`, atomically; every other byte of audio is untouched.
+def is_hard_linked(path: str | Path) -> bool:
+    """More than one directory entry names this file: it must be written in place to stay one file."""
+    return os.stat(os.path.realpath(path)).st_nlink > 1
 
-    Symlinks are followed (the link stays a link). The copy keeps the file's
-    permission bits and, where allowed, its owner; it is read back before it replaces the old one.
-    A hard link becomes a file of its own (the rename gives the path a new inode).
+
+def _apply_and_save(audio: mutagen.FileType, state: GenreState) -> None:
+    if audio.tags is None:
+        audio.add_tags()
+    family = _family(audio.tags)
+    if family != ("id3" if state.kind.startswith("id3") else state.kind):
+        raise TagWriteError(f"the file's tags are {family}, not {state.kind}: it changed since it was read")
+    _APPLY[family](audio.tags, state)
+    if not state.had_tags and _is_empty(audio.tags):
+        audio.delete()  # undoing the first tag of an untagged file: no empty tag block left behind
+    else:
+        _save(audio, state.kind)
+
+
+def write_genre(path: str | Path, state: GenreState) -> str:
+    """Make the file's genre fields equal `state`; every other byte of audio is untouched.
+
+    Returns how: "replaced" (a checked copy renamed over the file: atomic) or "in place"
+    (a file with several hard links, saved by mutagen so that every link keeps seeing it).
+    Symlinks are followed (the link stays a link). The copy keeps the file's permission
+    bits and, where allowed, its owner; it is read back before it replaces the old one.
     """
     real = Path(os.path.realpath(path))
     if is_read_only(real):
         raise TagWriteError("the file is read-only")
+    if is_hard_linked(real):
+        _write_in_place(real, state)
+        return "in place"
     if not os.access(real.parent, os.W_OK):
         raise TagWriteError("its folder is read-only (the new file is written beside it, then renamed)")
     try:
@@ -249,17 +287,7 @@ def write_genre(path: str | Path, state: GenreState) -> None:
         if (os.stat(temp).st_uid, os.stat(temp).st_gid) != (owner.st_uid, owner.st_gid):
             with contextlib.suppress(PermissionError):  # root tagging a user's files leaves them theirs
                 os.chown(temp, owner.st_uid, owner.st_gid)
-        audio = _load_for_write(temp, state.kind)
-        if audio.tags is None:
-            audio.add_tags()
-        family = _family(audio.tags)
-        if family != ("id3" if state.kind.startswith("id3") else state.kind):
-            raise TagWriteError(f"the file's tags are {family}, not {state.kind}: it changed since it was read")
-        _APPLY[family](audio.tags, state)
-        if not state.had_tags and _is_empty(audio.tags):
-            audio.delete()  # undoing the first tag of an untagged file: no empty tag block left behind
-        else:
-            _save(audio, state.kind)
+        _apply_and_save(_load_for_write(temp, state.kind), state)
         written = read_genre(temp)
         if written.fields != state.fields:
             raise TagWriteError(f"the written genre reads back as {written.fields}, not {state.fields}")
@@ -272,3 +300,18 @@ def write_genre(path: str | Path, state: GenreState) -> None:
         raise TagWriteError(f"could not write the new file: {exc.strerror or exc}") from exc
     finally:
         temp.unlink(missing_ok=True)
+    return "replaced"
+
+
+def _write_in_place(real: Path, state: GenreState) -> None:
+    """mutagen's own save of a hard-linked file: same inode, so every link sees the new tags."""
+    try:
+        _apply_and_save(_load_for_write(real, state.kind), state)
+        _fsync(real)
+    except mutagen.MutagenError as exc:
+        raise TagWriteError(f"mutagen could not write its tags in place: {exc}") from exc
+    except OSError as exc:
+        raise TagWriteError(f"could not write the file in place: {exc.strerror or exc}") from exc
+    written = read_genre(real)
+    if written.fields != state.fields:
+        raise TagWriteError(f"the genre written in place reads back as {written.fields}, not {state.fields}")

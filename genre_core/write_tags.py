@@ -24,13 +24,15 @@ import pandas as pd
 
 from .checkpoint import SHIPPED_MODELS, load_checkpoint, resolve_model
 from .errors import UsageError
-from .filetags import GenreState, TagWriteError, is_read_only, new_state, read_genre, tag_name, write_genre
+from .filetags import GenreState, TagWriteError, is_read_only, read_genre, tag_name, with_genres, write_genre
 
 JOURNAL_FORMAT = "genre_core write-tags journal"
 JOURNAL_VERSION = 1
 
 #: Planned actions, in the order a summary lists them.
 ACTIONS = ("write", "written", "same", "keep", "below", "skip", "failed")
+#: How our genres meet the ones a file has: replace them; append ours after them; merge, ours first.
+MODES = ("replace", "append", "merge")
 
 
 @dataclass(frozen=True)
@@ -41,23 +43,77 @@ class Threshold:
     source: str
     valid_precision: float | None = None
     valid_coverage: float | None = None
+    #: A second or third genre is written where its own probability reaches this (None: no measured rule).
+    secondary_min_probability: float | None = None
+    secondary_source: str = ""
+
+
+def proposed_genres(current: Iterable[str], names: Iterable[str], mode: str) -> tuple[str, ...]:
+    """The genre list a file ends with: `names` (tag spellings) replacing, after, or before `current`."""
+    if mode not in MODES:
+        raise UsageError(f"unknown mode '{mode}' (known: {', '.join(MODES)})")
+    current, names = [c for c in current if c.strip()], list(names)
+    order = names if mode == "replace" else current + names if mode == "append" else names + current
+    seen: set[str] = set()
+    out = []
+    for value in order:
+        if value.casefold() not in seen:
+            seen.add(value.casefold())
+            out.append(value)
+    return tuple(out)
 
 
 def decide(
-    current: Iterable[str], label: str, probability: float, threshold: float, overwrite: bool
-) -> tuple[str, str]:
-    """What to do with one classified file: (action, reason). Shared by `write-tags` and the beets plugin."""
+    current: Iterable[str],
+    labels: str | list[str],
+    probability: float,
+    threshold: float,
+    overwrite: bool,
+    mode: str = "replace",
+) -> tuple[str, str, tuple[str, ...]]:
+    """What to do with one classified file: (action, reason, the genres it would hold).
+
+    `labels`: the model's genre, or its genres in order (primary first); `probability` is the
+    primary's. Shared by `write-tags` and the beets plugin.
+    """
     current = [c for c in current if c.strip()]
-    name = tag_name(label)
+    names = [tag_name(label) for label in ([labels] if isinstance(labels, str) else labels)]
     if probability < threshold:
-        return "below", f"probability {probability:.3f} is under the threshold {threshold:.3f}"
-    if [c.casefold() for c in current] == [name.casefold()]:
-        return "same", "already has this genre"
-    if current and not overwrite:
-        return "keep", f"keeps its genre '{'; '.join(current)}' (--overwrite replaces it)"
-    if current:
-        return "write", f"replaces '{'; '.join(current)}'"
-    return "write", "no genre yet"
+        return "below", f"probability {probability:.3f} is under the threshold {threshold:.3f}", tuple(current)
+    proposed = proposed_genres(current, names, mode)
+    shown = "; ".join(current)
+    if [c.casefold() for c in current] == [p.casefold() for p in proposed]:
+        return "same", "already has " + ("these genres" if len(proposed) > 1 else "this genre"), proposed
+    if mode == "replace" and current and not overwrite:
+        return (
+            "keep",
+            f"keeps its genre '{shown}' (--overwrite replaces it; --mode append or merge adds)",
+            tuple(current),
+        )
+    if not current:
+        return "write", "no genre yet", proposed
+    if mode == "replace":
+        return "write", f"replaces '{shown}'", proposed
+    added = [p for p in proposed if p.casefold() not in {c.casefold() for c in current}]
+    if mode == "append":
+        return "write", f"adds '{'; '.join(added)}' after '{shown}'", proposed
+    return "write", f"puts '{'; '.join(names)}' first, keeps '{shown}'", proposed
+
+
+def genres_to_write(row: dict[str, Any], threshold: Threshold, max_genres: int) -> list[str]:
+    """The primary genre, then up to `max_genres - 1` others whose probability reaches the secondary threshold."""
+    primary = str(row["genre"])
+    if max_genres <= 1 or threshold.secondary_min_probability is None:
+        return [primary]
+    others = sorted(
+        (
+            (float(value), key[2:])
+            for key, value in row.items()
+            if key.startswith("p_") and key[2:] != primary and _number(value) is not None
+        ),
+        reverse=True,
+    )
+    return [primary] + [g for p, g in others[: max_genres - 1] if p >= threshold.secondary_min_probability]
 
 
 @dataclass
@@ -70,10 +126,15 @@ class PlannedFile:
     current: tuple[str, ...] = ()
     before: GenreState | None = None
     after: GenreState | None = None
+    #: The genres the file holds after the write (existing → proposed), in order.
+    proposed: tuple[str, ...] = ()
+    #: Written by mutagen in place (a hard-linked file), not through a renamed copy.
+    in_place: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["current"] = list(self.current)
+        data["proposed"] = list(self.proposed)
         data["new"] = tag_name(self.genre) if self.genre else None
         data["before"] = self.before.to_json() if self.before else None
         data["after"] = self.after.to_json() if self.after else None
@@ -89,11 +150,16 @@ def measured_threshold(model: str | Path | None) -> Threshold | None:
     measured = load_checkpoint(path).calibration.get("tag_threshold") or {}
     if measured.get("min_probability") is None:
         return None
+    secondary = measured.get("secondary") or {}
     return Threshold(
         float(measured["min_probability"]),
         f"{path.name}: chosen for {measured['target_precision']:.0%} precision on valid",
         measured["valid"]["precision"],
         measured["valid"]["coverage"],
+        secondary.get("min_probability"),
+        f"{path.name}: chosen for {secondary['target_precision']:.0%} secondary precision on valid"
+        if secondary.get("min_probability") is not None
+        else "",
     )
 
 
@@ -109,13 +175,44 @@ def model_thresholds(model: str | None) -> dict[str, Threshold]:
     return found
 
 
-def thresholds_for(table: pd.DataFrame, model: str | None, min_probability: float | None) -> dict[str, Threshold]:
-    """The threshold of each model that classified rows of `table`; a given number overrides them all."""
+def thresholds_for(
+    table: pd.DataFrame,
+    model: str | None,
+    min_probability: float | None,
+    max_genres: int = 1,
+    secondary_min_probability: float | None = None,
+) -> dict[str, Threshold]:
+    """The threshold of each model that classified rows of `table`; given numbers override them all."""
+    from dataclasses import replace
+
     ids = {str(m) for m in table.get("model_id", pd.Series(dtype=str)).dropna().unique()}
+    if max_genres < 1:
+        raise UsageError("--max-genres must be at least 1")
+    for name, value in (
+        ("--min-probability", min_probability),
+        ("--secondary-min-probability", secondary_min_probability),
+    ):
+        if value is not None and not 0 <= value <= 1:
+            raise UsageError(f"{name} must be between 0 and 1")
     if min_probability is not None:
-        if not 0 <= min_probability <= 1:
-            raise UsageError("--min-probability must be between 0 and 1")
-        return {m: Threshold(min_probability, "given") for m in ids}
+        found = {m: Threshold(min_probability, "given") for m in ids}
+    else:
+        found = _measured_thresholds(ids, model)
+    if secondary_min_probability is not None:
+        found = {
+            m: replace(t, secondary_min_probability=secondary_min_probability, secondary_source="given")
+            for m, t in found.items()
+        }
+    if max_genres > 1 and found and all(t.secondary_min_probability is None for t in found.values()):
+        raise UsageError(
+            "no measured rule for secondary genres: `calibrate` found no probability at which a second genre is "
+            "right often enough on valid for this model (see the model card). Pass --secondary-min-probability "
+            "to choose one yourself, or leave --max-genres at 1."
+        )
+    return found
+
+
+def _measured_thresholds(ids: set[str], model: str | None) -> dict[str, Threshold]:
     known = model_thresholds(model)
     if ids and not ids & known.keys():
         raise UsageError(
@@ -150,7 +247,13 @@ def changed_since(path: str, size: float | None, mtime: float | None) -> str | N
     return None
 
 
-def plan_file(row: dict[str, Any], thresholds: dict[str, Threshold], overwrite: bool) -> PlannedFile:
+def plan_file(
+    row: dict[str, Any],
+    thresholds: dict[str, Threshold],
+    overwrite: bool,
+    mode: str = "replace",
+    max_genres: int = 1,
+) -> PlannedFile:
     path = str(row["path"])
     if isinstance(row.get("error"), str) and row["error"]:
         return PlannedFile(path, "skip", f"not classified: {row['error']}")
@@ -165,18 +268,25 @@ def plan_file(row: dict[str, Any], thresholds: dict[str, Threshold], overwrite: 
     except TagWriteError as exc:
         return PlannedFile(path, "skip", str(exc))
     label, probability = str(row["genre"]), float(row["probability"])
-    action, reason = decide(before.shown, label, probability, threshold.min_probability, overwrite)
-    planned = PlannedFile(path, action, reason, label, probability, before.shown, before)
+    labels = genres_to_write(row, threshold, max_genres)
+    action, reason, proposed = decide(before.shown, labels, probability, threshold.min_probability, overwrite, mode)
+    planned = PlannedFile(path, action, reason, label, probability, before.shown, before, proposed=proposed)
     if action == "write":
         if is_read_only(os.path.realpath(path)):
             planned.action, planned.reason = "skip", "the file is read-only"
         else:
-            planned.after = new_state(before, label)
+            planned.after = with_genres(before, proposed)
     return planned
 
 
-def plan_table(table: pd.DataFrame, thresholds: dict[str, Threshold], overwrite: bool) -> list[PlannedFile]:
-    return [plan_file(row, thresholds, overwrite) for row in table.to_dict("records")]
+def plan_table(
+    table: pd.DataFrame,
+    thresholds: dict[str, Threshold],
+    overwrite: bool,
+    mode: str = "replace",
+    max_genres: int = 1,
+) -> list[PlannedFile]:
+    return [plan_file(row, thresholds, overwrite, mode, max_genres) for row in table.to_dict("records")]
 
 
 # ---- journal ----------------------------------------------------------------------------------
@@ -248,7 +358,7 @@ def apply_plan(planned: list[PlannedFile], journal: Journal) -> bool:
                 item.action, item.reason = "skip", "its genre changed since the plan was made"
                 continue
             journal.record(item)
-            write_genre(item.path, item.after)
+            item.in_place = write_genre(item.path, item.after) == "in place"
         except TagWriteError as exc:
             item.action, item.reason = "failed", str(exc)
             continue
@@ -323,13 +433,15 @@ def summarise(planned: list[PlannedFile]) -> dict[str, int]:
 
 
 def plan_lines(planned: list[PlannedFile]) -> list[str]:
-    """A fixed-width table: action, probability, current genre → new genre, file."""
-    rows = [("action", "p", "current", "new", "file / reason")]
+    """A fixed-width table: action, probability, existing → proposed genres, file."""
+    rows = [("action", "p", "existing → proposed", "file / reason")]
     for p in planned:
-        new = tag_name(p.genre) if p.genre else "-"
         prob = f"{p.probability:.2f}" if p.probability is not None else "-"
-        current = "; ".join(p.current) or "-"
+        existing = "; ".join(p.current) or "-"
+        change = f"{existing} → {'; '.join(p.proposed) or '-'}" if p.action in ("write", "written") else existing
         detail = p.path if p.action in ("write", "written") else f"{p.path}: {p.reason}"
-        rows.append((p.action, prob, current, new, detail))
-    widths = [min(max(len(r[i]) for r in rows), 24) for i in range(4)]
-    return ["  ".join(f"{c:<{w}}" for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4] for r in rows]
+        if p.in_place:
+            detail += "  (hard link: written in place)"
+        rows.append((p.action, prob, change, detail))
+    widths = [min(max(len(r[i]) for r in rows), 40) for i in range(3)]
+    return ["  ".join(f"{c:<{w}}" for c, w in zip(r[:3], widths, strict=True)) + "  " + r[3] for r in rows]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from beets.library import Library
+from mediafile import MediaFile
 
 from conftest import make_file
 from genre_core.filetags import read_genre, tag_name
@@ -135,3 +136,43 @@ def test_auto_classifies_items_as_they_are_imported(tmp_path, classifier):
     action, name, _ = expected(classifier, {"Imported": path}, {"Imported": []})["Imported"]
     assert action == "write", out  # the classical clip is a confident one; otherwise this test shows nothing
     assert beet.genres() == {"Imported": [name]} and list(read_genre(path).shown) == [name]
+
+
+@pytest.mark.parametrize("mode", ["append", "merge"])
+def test_modes_write_several_genres_into_the_multi_valued_genres_field_and_the_files(beets, classifier, mode):
+    beet, files = beets
+    out = beet(
+        "genre-classify",
+        "--mode",
+        mode,
+        "--max-genres",
+        "2",
+        "--min-probability",
+        "0",
+        "--secondary-min-probability",
+        "0",
+    )
+    assert f"mode {mode}" in out.splitlines()[-1]
+    genres = beet.genres()
+    for title, path in files.items():
+        ours = [tag_name(g) for g, _ in classifier.predict(path).top_k(2, "mean")]
+        existing = ["Bebop"] if title == "Tagged Before" else []
+        want = existing + ours if mode == "append" else ours + existing
+        assert genres[title] == want, title
+        assert list(read_genre(path).shown) == want, title  # the file holds the same values, separately
+        assert MediaFile(str(path)).genres == want, title
+    assert "→" in out  # existing → proposed, per item
+
+
+def test_max_genres_without_a_secondary_rule_is_a_clear_beets_error(beets):
+    beet, _ = beets
+    env = {**os.environ, "BEETSDIR": str(beet.root), "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-m", "beets", "-c", str(beet.config), "genre-classify", "--max-genres", "2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode != 0 and "no measured rule for secondary genres" in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr

@@ -90,11 +90,11 @@ def test_written_names_are_the_id3v1_genre_names_players_know():
 
 
 def test_decide_writes_only_confident_genres_and_keeps_existing_ones_unless_told():
-    assert decide([], "jazz", 0.95, 0.6, False) == ("write", "no genre yet")
+    assert decide([], "jazz", 0.95, 0.6, False) == ("write", "no genre yet", ("Jazz",))
     assert decide([], "jazz", 0.59, 0.6, False)[0] == "below"
     assert decide(["jazz"], "jazz", 0.95, 0.6, False)[0] == "same"
     assert decide(["Bebop"], "jazz", 0.95, 0.6, False)[0] == "keep"
-    assert decide(["Bebop"], "jazz", 0.95, 0.6, True) == ("write", "replaces 'Bebop'")
+    assert decide(["Bebop"], "jazz", 0.95, 0.6, True) == ("write", "replaces 'Bebop'", ("Jazz",))
     assert decide(["  "], "jazz", 0.95, 0.6, False)[0] == "write"  # a blank genre is no genre
 
 
