@@ -21,6 +21,15 @@ RUN_TITLES = {
     "mfcc_logreg": "MFCC + logistic regression (baseline a)",
     "reference": "Reference CRNN-BiGRU (baseline b)",
 }
+#: The same, short enough to label a point of the accuracy-vs-speed plot.
+RUN_LABELS = {
+    "shipped": "transfer CRNN (default)",
+    "crnn": "fast CRNN",
+    "musicnn_crnn": "transfer CRNN",
+    "musicnn_probe": "musicnn probe",
+    "mfcc_logreg": "MFCC + LR",
+    "reference": "reference CRNN",
+}
 
 
 def comparison(test: dict, labels: list[str]) -> None:
@@ -34,15 +43,17 @@ def comparison(test: dict, labels: list[str]) -> None:
         rows.append(
             {
                 "model": RUN_TITLES.get(name, name),
+                "label": RUN_LABELS.get(name, name),
                 "accuracy": head["accuracy"],
                 "macro_f1": head["macro_f1"],
                 "GTZAN acc": by_source.get("gtzan", {}).get("accuracy"),
                 "other sources acc": by_source.get("other", {}).get("accuracy"),
                 "ms": ms.get(name),
+                "runs on": test.get("runtime", {}).get(name),
             }
         )
     st.dataframe(
-        pd.DataFrame(rows).rename(columns={"macro_f1": "macro-F1", "ms": "ms per song"}),
+        pd.DataFrame(rows).drop(columns="label").rename(columns={"macro_f1": "macro-F1", "ms": "ms per song"}),
         hide_index=True,
         column_config={
             c: st.column_config.NumberColumn(format="%.3f")
@@ -60,10 +71,11 @@ def comparison(test: dict, labels: list[str]) -> None:
     st.dataframe(per_genre, column_config={c: st.column_config.NumberColumn(format="%.2f") for c in per_genre})
     timed = [r for r in rows if r["ms"] is not None]
     if timed:
-        st.plotly_chart(figures.accuracy_speed_figure(timed), width="stretch", key="accuracy_speed")
+        st.plotly_chart(figures.accuracy_speed_figure(timed), width="content", key="accuracy_speed")
         st.caption(
             "ms per song: wall time per test recording in the same evaluation run (decode, features and model for "
-            "ten windows, CPU, 2 threads); `python -m genre_core bench` measures warm speed against the reference."
+            "ten windows, CPU, 2 threads), with the runtime in the 'runs on' column; `python -m genre_core bench` "
+            "measures warm speed against the reference."
         )
 
 

@@ -29,3 +29,71 @@ def test_spectrogram_floor_is_the_darkest_colour_and_named_in_the_hover(cfg: Fea
 def luminance(hex_colour: str) -> float:
     r, g, b = (int(hex_colour.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4))
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def _label_boxes(rows: list[dict]) -> tuple[list, list]:
+    """The label and point boxes of the accuracy-vs-speed figure, in plot pixels, as drawn."""
+    fig = figures.accuracy_speed_figure(rows)
+    width, height = figures.SPEED_FIGURE_SIZE
+    m = figures.SPEED_MARGIN
+    plot_w, plot_h = width - m["l"] - m["r"], height - m["t"] - m["b"]
+    (x0, x1), (y0, y1) = fig.layout.xaxis.range, fig.layout.yaxis.range
+    labels, points = [], []
+    for note in fig.layout.annotations:
+        px, py = (note.x - x0) / (x1 - x0) * plot_w, (note.y - y0) / (y1 - y0) * plot_h
+        offset = (note.ax, -note.ay) if note.showarrow else (note.xshift or 0.0, note.yshift or 0.0)
+        labels.append(figures.label_box((px, py), offset, note.text))
+        r = figures.MARKER_PX
+        points.append(figures.Box(px - r, px + r, py - r, py + r))
+    return labels, points
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        # Today's Model page: the default, the fast model, the probe and MFCC, two of them nearly on top of each other.
+        [
+            {"model": "a", "label": "transfer CRNN (default)", "accuracy": 0.760, "ms": 150.0},
+            {"model": "b", "label": "fast CRNN", "accuracy": 0.70, "ms": 45.0},
+            {"model": "c", "label": "musicnn probe", "accuracy": 0.765, "ms": 140.0},
+            {"model": "d", "label": "MFCC + LR", "accuracy": 0.55, "ms": 60.0},
+        ],
+        # Crowded: six models within 3 points and 30 ms.
+        [
+            {"model": str(i), "label": f"model number {i}", "accuracy": 0.70 + 0.006 * i, "ms": 100.0 + 6 * i}
+            for i in range(6)
+        ],
+    ],
+    ids=["model_page", "crowded"],
+)
+def test_accuracy_speed_labels_never_cover_each_other_or_a_point(rows) -> None:
+    labels, points = _label_boxes(rows)
+    assert [n.text for n in figures.accuracy_speed_figure(rows).layout.annotations] == [r["label"] for r in rows]
+    for i, box in enumerate(labels):
+        assert not any(box.overlaps(other) for j, other in enumerate(labels) if j != i)
+        assert not any(box.overlaps(point) for point in points)
+
+
+def test_plotly_default_text_labels_would_overlap_on_the_same_rows() -> None:
+    """The check above can fail: labels centred above each point (plotly's "top center") do collide here."""
+    rows = [
+        {"label": "transfer CRNN (default)", "accuracy": 0.760, "ms": 150.0},
+        {"label": "musicnn probe", "accuracy": 0.765, "ms": 140.0},
+    ]
+    fig = figures.accuracy_speed_figure([{**r, "model": r["label"]} for r in rows])
+    (x0, x1), (y0, y1) = fig.layout.xaxis.range, fig.layout.yaxis.range
+    width, height = figures.SPEED_FIGURE_SIZE
+    m = figures.SPEED_MARGIN
+    above = (0.0, figures.LINE_PX / 2 + figures.MARKER_PX + 2)
+    boxes = [
+        figures.label_box(
+            (
+                (r["ms"] - x0) / (x1 - x0) * (width - m["l"] - m["r"]),
+                (r["accuracy"] - y0) / (y1 - y0) * (height - m["t"] - m["b"]),
+            ),
+            above,
+            r["label"],
+        )
+        for r in rows
+    ]
+    assert boxes[0].overlaps(boxes[1])

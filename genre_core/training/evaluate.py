@@ -215,6 +215,11 @@ def evaluate(
 
     results: dict[str, Any] = {"split": split, "recordings": len(recs), "seconds": round(sum(seconds.values()), 1)}
     results["ms_per_recording"] = {name: round(1000 * t / max(len(recs), 1), 1) for name, t in seconds.items()}
+    # What ran each model's network: the timings depend on it (ONNX Runtime or PyTorch; the baselines' own).
+    results["runtime"] = {
+        name: run.classifier.runtime_name if isinstance(run, ModelRun) else "PyTorch + scikit-learn"
+        for name, run in runs.items()
+    }
     results["models"] = {}
     for name, by_strategy in window_probs.items():
         table = {}

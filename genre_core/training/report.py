@@ -25,8 +25,9 @@ NAMES = {
 def baselines_table(metrics: dict[str, Any]) -> str:
     """Every model of the recorded evaluations: accuracy and macro-F1 overall, and on the non-GTZAN recordings."""
     rows = [
-        "| model | valid acc | valid macro-F1 | test acc | test macro-F1 | test acc, not GTZAN | test ms/recording |",
-        "|---|---|---|---|---|---|---|",
+        "| model | valid acc | valid macro-F1 | test acc | test macro-F1 | test acc, not GTZAN | test ms/recording "
+        "| runs on |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     test = metrics.get("test", {})
     names = list(test.get("models", {})) or ["shipped"]
@@ -39,6 +40,7 @@ def baselines_table(metrics: dict[str, Any]) -> str:
         cells.append(f"{other['accuracy']:.1%}" if other else "–")
         ms = test.get("ms_per_recording", {}).get(name)
         cells.append(f"{ms:.0f}" if ms is not None else "–")
+        cells.append(test.get("runtime", {}).get(name, "–"))
         rows.append(f"| {NAMES.get(name, name)} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -212,23 +213,109 @@ def tags_table(pred: Prediction, k: int = 8, method: str = "mean") -> pd.DataFra
     return pd.DataFrame([{"tag": t, "probability": p} for t, p in pred.top_tags(k, method)])
 
 
+#: The accuracy-vs-speed figure's fixed size (px), so its labels can be placed where they fit.
+SPEED_FIGURE_SIZE = (680, 380)
+SPEED_MARGIN = dict(l=60, r=20, t=20, b=50)
+CHAR_PX, LINE_PX, MARKER_PX = 7.5, 16.0, 8.0
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned rectangle in plot pixels (y up)."""
+
+    x0: float
+    x1: float
+    y0: float
+    y1: float
+
+    def overlaps(self, other: Box) -> bool:
+        return self.x0 < other.x1 and other.x0 < self.x1 and self.y0 < other.y1 and other.y0 < self.y1
+
+    def inside(self, width: float, height: float) -> bool:
+        return self.x0 >= 0 and self.y0 >= 0 and self.x1 <= width and self.y1 <= height
+
+
+def label_box(point: tuple[float, float], offset: tuple[float, float], text: str) -> Box:
+    """The box a label of `text` centred at `point + offset` covers."""
+    cx, cy = point[0] + offset[0], point[1] + offset[1]
+    half_w, half_h = CHAR_PX * len(text) / 2 + 2, LINE_PX / 2
+    return Box(cx - half_w, cx + half_w, cy - half_h, cy + half_h)
+
+
+def place_labels(points: list[tuple[float, float]], texts: list[str], width: float, height: float) -> list[tuple]:
+    """An offset (px, y up) per label such that no label covers another label or any point.
+
+    Greedy, left to right: each label takes the first free spot among eight directions,
+    at growing distances (a leader line is drawn when it sits away from its point).
+    """
+    markers = [Box(x - MARKER_PX, x + MARKER_PX, y - MARKER_PX, y + MARKER_PX) for x, y in points]
+    placed: list[Box] = []
+    offsets: list[tuple[float, float]] = [(0.0, 0.0)] * len(points)
+    directions = [(0, 1), (0, -1), (1, 0), (-1, 0), (1, 1), (-1, 1), (1, -1), (-1, -1)]
+    for i in sorted(range(len(points)), key=lambda i: points[i]):
+        half_w, half_h = CHAR_PX * len(texts[i]) / 2 + 2, LINE_PX / 2
+        best = None
+        for distance in (1.0, 2.0, 3.0, 4.5, 6.0):
+            for dx, dy in directions:
+                offset = (dx * (half_w + MARKER_PX + 2), dy * (half_h + MARKER_PX + 2) * distance)
+                if dx and not dy:
+                    offset = (offset[0] * (1 + (distance - 1) * 0.3), 0.0)
+                box = label_box(points[i], offset, texts[i])
+                if box.inside(width, height) and not any(box.overlaps(b) for b in placed + markers):
+                    best = (offset, box)
+                    break
+            if best:
+                break
+        if best is None:  # nowhere free: straight above, the leader line keeps it readable
+            best = ((0.0, half_h + MARKER_PX + 2), label_box(points[i], (0.0, half_h + MARKER_PX + 2), texts[i]))
+        offsets[i] = best[0]
+        placed.append(best[1])
+    return offsets
+
+
 def accuracy_speed_figure(rows: list[dict[str, Any]]) -> go.Figure:
-    """Each model as a point: test accuracy against milliseconds per song (lower-right is worse)."""
+    """Each model as a point: test accuracy against milliseconds per song (lower-right is worse).
+
+    Labels are annotations placed by `place_labels` on a fixed-size figure, so neighbouring
+    models' names never cover each other.
+    """
+    width, height = SPEED_FIGURE_SIZE
+    plot_w = width - SPEED_MARGIN["l"] - SPEED_MARGIN["r"]
+    plot_h = height - SPEED_MARGIN["t"] - SPEED_MARGIN["b"]
+    xs = [float(r["ms"]) for r in rows]
+    ys = [float(r["accuracy"]) for r in rows]
+    texts = [str(r.get("label", r["model"])) for r in rows]
+    x_range = [0.0, max(xs) * 1.35 + 1.0]
+    y_range = [max(0.0, min(ys) - 0.08), min(1.0, max(ys) + 0.08)]
+
+    def to_px(x: float, y: float) -> tuple[float, float]:
+        return (
+            (x - x_range[0]) / (x_range[1] - x_range[0]) * plot_w,
+            (y - y_range[0]) / (y_range[1] - y_range[0]) * plot_h,
+        )
+
+    points = [to_px(x, y) for x, y in zip(xs, ys, strict=True)]
+    offsets = place_labels(points, texts, plot_w, plot_h)
     fig = go.Figure(
         go.Scatter(
-            x=[r["ms"] for r in rows],
-            y=[r["accuracy"] for r in rows],
-            mode="markers+text",
+            x=xs,
+            y=ys,
+            mode="markers",
             text=[r["model"] for r in rows],
-            textposition="top center",
-            marker=dict(size=14),
+            marker=dict(size=2 * MARKER_PX - 2),
             hovertemplate="%{text}: %{y:.1%} at %{x:.0f} ms per song<extra></extra>",
         )
     )
+    for x, y, text, (dx, dy) in zip(xs, ys, texts, offsets, strict=True):
+        near = abs(dy) <= LINE_PX / 2 + MARKER_PX + 2.5 and abs(dx) <= CHAR_PX * len(text) / 2 + MARKER_PX + 4
+        fig.add_annotation(x=x, y=y, text=text, ax=dx, ay=-dy, showarrow=not near, arrowwidth=1, standoff=MARKER_PX)
+        if near:  # an annotation without an arrow is centred on its point: move it by the offset instead
+            fig.layout.annotations[-1].update(xshift=dx, yshift=dy)
     fig.update_layout(
-        xaxis=dict(title="ms per song (ten windows, 2 CPU threads)", rangemode="tozero"),
-        yaxis=dict(title="test accuracy", tickformat=".0%"),
-        height=360,
-        margin=dict(l=10, r=10, t=30, b=40),
+        xaxis=dict(title="ms per song (ten windows, 2 CPU threads)", range=x_range),
+        yaxis=dict(title="test accuracy", tickformat=".0%", range=y_range),
+        width=width,
+        height=height,
+        margin=SPEED_MARGIN,
     )
     return fig
