@@ -120,6 +120,8 @@ class OnnxModel:
         self.path = path
         self.version = ort.__version__
         self.with_tags = len(self.session.get_outputs()) > 1
+        # Read through ONNX Runtime itself, so the inference path never imports the onnx package.
+        self.fingerprint = self.session.get_modelmeta().custom_metadata_map.get(FINGERPRINT_KEY)
 
     def __call__(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         outputs = self.session.run(None, {"features": np.ascontiguousarray(features, dtype=np.float32)})
@@ -136,18 +138,31 @@ def open_runtime(checkpoint: Checkpoint, runtime: str, device: torch.device) -> 
         raise ValueError(f"unknown runtime '{runtime}' (known: {', '.join(RUNTIMES)})")
     if runtime == "torch" or (runtime == "auto" and device.type != "cpu"):
         return None
-    problem = export_problem(checkpoint)
-    if problem is None:
-        try:
-            return OnnxModel(onnx_path(checkpoint.path), torch.get_num_threads())
-        except ImportError:
-            problem = "onnxruntime is not installed (pip install -r requirements.txt)"
-        except Exception as exc:  # onnxruntime's own errors: a damaged export
-            problem = f"ONNX Runtime cannot open {onnx_path(checkpoint.path).name}: {exc}"
+    model, problem = _open_current(checkpoint)
+    if model is not None:
+        return model
     if runtime == "onnx":
         raise CheckpointError(f"Cannot run this model with ONNX Runtime: {problem}.")
     log.info("running PyTorch: %s", problem)
     return None
+
+
+def _open_current(checkpoint: Checkpoint) -> tuple[OnnxModel | None, str]:
+    """A session over the checkpoint's export if it is there and made from these weights, else why not."""
+    if checkpoint.path is None:
+        return None, "the model was not loaded from a file, so it has no export"
+    path = onnx_path(checkpoint.path)
+    if not path.is_file():
+        return None, f"no export {path.name} beside the checkpoint (python -m genre_core export {checkpoint.path})"
+    try:
+        model = OnnxModel(path, torch.get_num_threads())
+    except ImportError:
+        return None, "onnxruntime is not installed (pip install -r requirements.txt)"
+    except Exception as exc:  # onnxruntime's own errors: a damaged or foreign file
+        return None, f"ONNX Runtime cannot open {path.name} ({exc}); re-export it: python -m genre_core export"
+    if model.fingerprint != fingerprint(checkpoint.model, checkpoint.config.to_dict()):
+        return None, f"{path.name} was exported from other weights (stale); re-export it: python -m genre_core export"
+    return model, ""
 
 
 def export_problem(checkpoint: Checkpoint) -> str | None:
