@@ -20,6 +20,9 @@ from .windows import DEFAULT_TIMELINE_HOP_S, WindowPlan, plan_windows, read_wind
 
 #: Windows per forward pass: bounds activation memory for long timelines.
 BATCH_WINDOWS = 64
+#: ONNX Runtime keeps its peak buffers for the next call, so its passes are smaller: the transfer
+#: CRNN's front end holds ~9 MB of activations per window before pooling.
+ONNX_BATCH_WINDOWS = 16
 #: Longer files are refused before decoding: a 12-h stream is not a song.
 DEFAULT_MAX_DURATION_S = 4 * 3600.0
 #: What the `tags` of a prediction are, for every place that shows them.
@@ -233,14 +236,15 @@ class GenreClassifier:
         with_tags = tags and hasattr(self.model, "forward_with_tags")
         logit_chunks, tag_chunks = [], []
         with torch.inference_mode():
-            for start in range(0, features.shape[0], BATCH_WINDOWS):
+            step = ONNX_BATCH_WINDOWS if self.onnx is not None else BATCH_WINDOWS
+            for start in range(0, features.shape[0], step):
                 if self.onnx is not None:
-                    logits, tag_probs = self.onnx(features[start : start + BATCH_WINDOWS].numpy())
+                    logits, tag_probs = self.onnx(features[start : start + step].numpy())
                     logit_chunks.append(torch.from_numpy(logits))
                     if with_tags and tag_probs is not None:
                         tag_chunks.append(torch.from_numpy(tag_probs))
                     continue
-                batch = features[start : start + BATCH_WINDOWS].to(self.device)
+                batch = features[start : start + step].to(self.device)
                 if with_tags:
                     logits, tag_probs = self.model.forward_with_tags(batch)
                     tag_chunks.append(tag_probs.float().cpu())
