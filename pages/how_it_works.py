@@ -17,6 +17,17 @@ clf = state.current_classifier()
 cfg = clf.config.features
 model_cfg = clf.config.model
 n_params = count_parameters(clf.checkpoint.model)
+teacher = clf.checkpoint.training.get("settings", {}).get("teacher")
+
+
+def learned() -> str:
+    """How the small CRNN learned: from the labels alone, or distilled from the transfer CRNN."""
+    if teacher:
+        return (
+            "trained on our data with the transfer CRNN's own window probabilities as soft targets "
+            "(distillation: the small network learns what the big one hears)"
+        )
+    return "trained from scratch on our data"
 
 
 def crnn_steps(cfg: FeatureConfig, m: ModelConfig) -> str:
@@ -24,7 +35,7 @@ def crnn_steps(cfg: FeatureConfig, m: ModelConfig) -> str:
    {cfg.window_frames} frames** (FFT size {cfg.n_fft}, hop {cfg.hop_length}), in dB below the window's
    loudest point, floored at −{cfg.top_db:g} dB. Volume therefore does not matter, only the sound's shape.
 4. **CRNN.** {len(m.conv_channels)} convolution blocks ({", ".join(map(str, m.conv_channels))}
-   channels), trained from scratch on our data, read timbre and texture; a **{m.gru_layers}-layer
+   channels), {learned()}, read timbre and texture; a **{m.gru_layers}-layer
    bidirectional GRU** ({m.gru_hidden} units each way) reads how that texture changes over the
    window — rhythm, phrasing; the GRU's outputs are pooled over all time steps (mean and max) and a final
    layer gives a probability for each of the {len(clf.labels)} genres. {n_params:,} parameters in all."""
@@ -62,6 +73,10 @@ Every song goes through the same five steps — in this app, in the command line
    Songs shorter than 30 s get overlapping windows; clips shorter than {cfg.window_seconds:g} s are looped
    to fill one window; under {cfg.min_seconds:g} s, or silent, they are refused.
 {STEPS[model_cfg.family](cfg, model_cfg)}
+
+   The network runs on **{clf.runtime_name}**: on a CPU, ONNX Runtime runs the checkpoint's ONNX export
+   (kept equal to the PyTorch weights within 1e-5 by a test, and refused if it was made from other weights);
+   on a GPU, PyTorch runs the checkpoint itself.
 5. **Aggregate.** The {cfg.n_windows} window predictions are combined into one answer:
 """
 )

@@ -159,6 +159,12 @@ def test_every_page_renders(app, page, title):
     assert app.title[0].value == title
 
 
+def test_how_it_works_names_the_runtime_in_use(app, classifier):
+    app.switch_page("pages/how_it_works.py").run()
+    assert classifier.runtime_name.startswith("ONNX Runtime")
+    assert any(f"runs on **{classifier.runtime_name}**" in m.value for m in app.markdown)
+
+
 def test_model_page_reads_the_checkpoint_metrics(app, classifier):
     app.switch_page("pages/model.py").run()
     head = classifier.metrics["test"]["headline"]
