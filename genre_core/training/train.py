@@ -59,6 +59,10 @@ class TrainSettings:
     max_minutes: float = 45.0
     seed: int = 1234
     threads: int = 0  # 0: leave torch's default
+    #: Distillation: a teacher model (name or path) whose window probabilities are blended into the targets.
+    teacher: str = ""
+    #: The teacher's share of each target; the rest is the label-smoothed genre.
+    distill_weight: float = 0.7
 
 
 def seed_everything(seed: int) -> None:
@@ -114,9 +118,13 @@ class CropSampler:
         return order
 
     def crop(self, index: int) -> np.ndarray:
+        return self.crop_at(index)[0]
+
+    def crop_at(self, index: int) -> tuple[np.ndarray, int]:
+        """A random crop of recording `index` and its first frame."""
         spec = self.spectra[index]
-        start = self.rng.integers(0, spec.shape[1] - self.frames + 1)
-        return spec[:, start : start + self.frames]
+        start = int(self.rng.integers(0, spec.shape[1] - self.frames + 1))
+        return spec[:, start : start + self.frames], start
 
 
 def spec_augment(batch: torch.Tensor, s: TrainSettings, fill: torch.Tensor) -> torch.Tensor:
@@ -139,6 +147,12 @@ def smoothed_targets(classes: np.ndarray, n_classes: int, smoothing: float) -> t
     """One-hot targets with label smoothing, as floats mixup can blend."""
     y = F.one_hot(torch.from_numpy(classes), n_classes).float()
     return y * (1 - smoothing) + smoothing / n_classes
+
+
+def distilled_targets(hard: torch.Tensor, teacher: torch.Tensor, weight: float) -> torch.Tensor:
+    """`weight` of the teacher's probabilities plus the hard target; the hard one alone where the teacher has none."""
+    blended = weight * teacher + (1.0 - weight) * hard
+    return torch.where(torch.isnan(teacher), hard, blended)
 
 
 def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -205,10 +219,17 @@ def train(
     train_specs = build_cache(train_recs, config.features, cache_dir)
     valid_specs = build_cache(valid_recs, config.features, cache_dir)
     specs, targets = list(train_specs), [labels.index(r.genre) for r in train_recs]
+    time_scale = [1.0] * len(train_recs)  # original seconds per second of each spectrogram
     variants = [{"speed": f} for f in s.speed_factors] + [{"stretch": f} for f in s.stretch_factors]
     for variant in variants:  # rendered copies of the train split, one list per factor
         specs += build_cache(train_recs, config.features, cache_dir, **variant)
         targets += [labels.index(r.genre) for r in train_recs]
+        time_scale += [float(next(iter(variant.values())))] * len(train_recs)
+    teacher = None
+    if s.teacher:
+        from .distill import teacher_windows  # distill reads transfer's caches, and transfer imports this module
+
+        teacher = teacher_windows(train_recs, s.teacher, labels)
     targets_arr = np.asarray(targets)
     valid_y = np.asarray([labels.index(r.genre) for r in valid_recs])
 
@@ -239,12 +260,19 @@ def train(
         bar = tqdm(range(0, len(order), s.batch_size), desc=f"epoch {epoch}", leave=False)
         for start in bar:
             idx = order[start : start + s.batch_size]
-            x = relative_db(
-                torch.from_numpy(np.stack([sampler.crop(i) for i in idx]).astype(np.float32)), config.features.top_db
-            )
+            crops = [sampler.crop_at(i) for i in idx]
+            x = torch.from_numpy(np.stack([c for c, _ in crops]).astype(np.float32))
+            x = relative_db(x, config.features.top_db)
             if s.spec_augment:
                 x = spec_augment(x, s, fill)
             y = smoothed_targets(targets_arr[idx], len(labels), s.label_smoothing)
+            if teacher is not None:
+                frame_s = config.features.hop_length / config.features.sample_rate
+                soft = [
+                    teacher.at(i % len(train_recs), first * frame_s * time_scale[i])
+                    for i, (_, first) in zip(idx, crops, strict=True)
+                ]
+                y = distilled_targets(y, torch.from_numpy(np.stack(soft)), s.distill_weight)
             if s.mixup_alpha > 0:
                 lam = float(np.random.beta(s.mixup_alpha, s.mixup_alpha))
                 perm = torch.randperm(x.shape[0])
