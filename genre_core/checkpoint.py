@@ -36,7 +36,7 @@ DEFAULT_MODEL = "musicnn_crnn"
 DEFAULT_MODEL_PATH = SHIPPED_MODELS[DEFAULT_MODEL]
 MODEL_TITLES = {
     "musicnn_crnn": "Transfer CRNN (pretrained musicnn front end)",
-    "crnn": "From-scratch CRNN",
+    "crnn": "Fast CRNN (distilled from the transfer CRNN)",
 }
 
 

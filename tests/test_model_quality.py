@@ -84,3 +84,11 @@ def test_every_shipped_model_records_test_and_valid_figures_on_the_current_split
         metrics = load_checkpoint(path).metrics
         assert metrics["test"]["recordings"] == test_report["recordings"], path.name
         assert {"valid", "test"} <= set(metrics), path.name
+
+
+def test_the_fast_model_is_the_distilled_crnn_and_beat_the_from_scratch_recipe_on_valid():
+    """The fast model replaced the from-scratch CRNN because it did better on valid, in the same evaluation."""
+    fast = load_checkpoint(SHIPPED_MODELS["crnn"])
+    assert fast.training["settings"]["teacher"] == DEFAULT_MODEL
+    valid = load_checkpoint(DEFAULT_MODEL_PATH).metrics["valid"]["models"]
+    assert valid["crnn"]["spread/mean"]["macro_f1"] > valid["scratch_crnn"]["spread/mean"]["macro_f1"]

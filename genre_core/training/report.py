@@ -14,7 +14,8 @@ from ..checkpoint import load_checkpoint
 START, END = "<!-- metrics:start -->", "<!-- metrics:end -->"
 NAMES = {
     "shipped": "**this model**",
-    "crnn": "from-scratch CRNN (`crnn`)",
+    "crnn": "fast CRNN, distilled (`crnn`)",
+    "scratch_crnn": "from-scratch CRNN (the fast model before distillation)",
     "musicnn_crnn": "transfer CRNN (`musicnn_crnn`)",
     "musicnn_probe": "linear probe on frozen musicnn embeddings (c)",
     "reference": "reference CRNN-BiGRU (b)",
