@@ -345,9 +345,16 @@ def timbral_conv_variants(clf: GenreClassifier, path: Path, runs: int) -> dict[s
 def run_bench(args: argparse.Namespace) -> int:
     from .checkpoint import DEFAULT_MODEL, SHIPPED_MODELS
 
+    if args.precision_only:  # the decision check alone: minutes, not the whole bench
+        report = {"reduced_precision": reduced_precision_check(GenreClassifier.load(DEFAULT_MODEL, device="cpu"))}
+        Path(args.out).write_text(json.dumps(report, indent=2))
+        return 0
+
     models = {
         name: GenreClassifier.load(name, device="cpu") for name in SHIPPED_MODELS if SHIPPED_MODELS[name].is_file()
     }
+    # The default model on PyTorch too, in the same run: what the ONNX Runtime swap alone buys.
+    torch_default = GenreClassifier.load(DEFAULT_MODEL, device="cpu", runtime="torch")
     reference = reference_classifier()
     report: dict[str, Any] = {
         "machine": {
@@ -357,6 +364,8 @@ def run_bench(args: argparse.Namespace) -> int:
             "torch": torch.__version__,
             "processor": platform.processor() or platform.machine(),
         },
+        "runtime": {name: clf.runtime_name for name, clf in models.items()}
+        | {f"{DEFAULT_MODEL}_torch": torch_default.runtime_name, "reference": reference.runtime_name},
         "runs": args.runs,
         "default_model": DEFAULT_MODEL,
         "inputs": {},
@@ -373,6 +382,10 @@ def run_bench(args: argparse.Namespace) -> int:
                     row[f"{model}_{strategy}"] = measure(
                         lambda p=path, c=clf, s=strategy: project_pipeline(c, str(p), s), args.runs
                     )
+                if model == DEFAULT_MODEL:
+                    row[f"{model}_torch_spread"] = measure(
+                        lambda p=path: project_pipeline(torch_default, str(p), "spread"), args.runs
+                    )
                 if "reference" in row:
                     row[f"{model}_speedup"] = {
                         strategy: round(
@@ -385,7 +398,7 @@ def run_bench(args: argparse.Namespace) -> int:
             report["inputs"][name] = row
             print_row(name, row)
         profiled = [clf for clf in models.values() if hasattr(clf.model, "musicnn")]
-        if profiled:
+        if profiled and args.profile:
             report["musicnn_profile_ms"] = model_profile(profiled[0], inputs["30s_22k_mono.wav"], args.runs)
             print(f"musicnn_crnn, ms for ten windows by stage: {report['musicnn_profile_ms']}")
             report["timbral_conv_variants"] = timbral_conv_variants(profiled[0], inputs["30s_22k_mono.wav"], args.runs)
@@ -396,6 +409,8 @@ def run_bench(args: argparse.Namespace) -> int:
         report["cli_songs_per_s"] = {
             f"jobs_{jobs}": round(cli_throughput(folder, inputs["30s_22k_mono.wav"], jobs=jobs), 1) for jobs in (1, 2)
         }
+        if args.precision_check:
+            report["reduced_precision"] = reduced_precision_check(models[DEFAULT_MODEL])
         if args.tagging:
             report["tagging"] = tagging_bench(folder, inputs["30s_22k_mono.wav"], args.tagging, os.cpu_count() or 1)
             print(
@@ -407,6 +422,61 @@ def run_bench(args: argparse.Namespace) -> int:
     print(f"machine: {report['machine']}")
     Path(args.out).write_text(json.dumps(report, indent=2))
     return 0
+
+
+def reduced_precision_check(clf: GenreClassifier, splits: tuple[str, ...] = ("valid", "test")) -> dict[str, Any]:
+    """OpenVINO's bf16 inference of the default model's export against fp32 ONNX Runtime, on whole splits.
+
+    The fp32 swap itself is checked on the same songs: PyTorch against ONNX Runtime, decisions changed.
+
+    Reduced precision may ship only if it changes at most 1 % of song-level decisions and costs at most
+    0.5 points of accuracy on every split; this measures both. OpenVINO is not a requirement
+    (`pip install openvino`); on a CPU without bf16 it runs fp32 and the check says so.
+    """
+    import csv
+
+    import openvino
+
+    from .runtime import onnx_path
+
+    compiled = openvino.Core().compile_model(
+        str(onnx_path(clf.checkpoint.path)), "CPU", {"INFERENCE_NUM_THREADS": torch.get_num_threads()}
+    )
+    precision = str(compiled.get_property("INFERENCE_PRECISION_HINT"))
+    reference = GenreClassifier(clf.checkpoint, device="cpu", runtime="torch")
+    rows = [r for r in csv.DictReader((SHARED / "manifest.csv").open()) if r["split"] in splits]
+    out: dict[str, Any] = {"openvino": openvino.__version__, "precision": precision}
+    for split in splits:
+        changed = right_fp32 = right_low = swap_changed = 0
+        swap_largest = 0.0
+        recs = [r for r in rows if r["split"] == split]
+        largest = 0.0
+        for r in recs:
+            features = clf.extract(str(SHARED / r["path"]), "spread")[2]
+            fp32 = clf.probabilities(clf.logits(features)).mean(axis=0)
+            low = clf.probabilities(torch.from_numpy(compiled(features.numpy())[0])).mean(axis=0)
+            largest = max(largest, float(np.abs(fp32 - low).max()))
+            torch_fp32 = reference.probabilities(reference.logits(features)).mean(axis=0)
+            swap_changed += int(torch_fp32.argmax() != fp32.argmax())
+            swap_largest = max(swap_largest, float(np.abs(torch_fp32 - fp32).max()))
+            changed += int(fp32.argmax() != low.argmax())
+            right_fp32 += int(clf.labels[fp32.argmax()] == r["genre"])
+            right_low += int(clf.labels[low.argmax()] == r["genre"])
+        n = max(len(recs), 1)
+        out[split] = {
+            "recordings": len(recs),
+            "decisions_changed_pct": round(100 * changed / n, 2),
+            "accuracy_fp32_pct": round(100 * right_fp32 / n, 2),
+            "accuracy_reduced_pct": round(100 * right_low / n, 2),
+            "largest_probability_change": round(largest, 4),
+            "fp32_onnx_vs_torch_decisions_changed": swap_changed,
+            "fp32_onnx_vs_torch_largest_probability_change": swap_largest,
+        }
+        out[split]["ships"] = out[split]["decisions_changed_pct"] <= 1.0 and (
+            out[split]["accuracy_fp32_pct"] - out[split]["accuracy_reduced_pct"] <= 0.5
+        )
+    print(f"reduced precision ({precision}, OpenVINO) against fp32 ONNX Runtime: {out}")
+    return out
 
 
 def print_row(name: str, row: dict[str, Any]) -> None:

@@ -583,6 +583,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="bf16 (OpenVINO, if installed) against fp32 on the valid and test splits: decisions changed, accuracy",
     )
+    b.add_argument("--precision-only", action="store_true", help="run only the --precision-check")
     b.set_defaults(func=bench_command)
     return parser
 
