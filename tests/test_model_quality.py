@@ -39,7 +39,7 @@ def test_test_accuracy_has_not_regressed(test_report):
 
 
 def test_default_model_beats_the_models_that_do_not_share_its_pretrained_network():
-    """One evaluation, same recordings and windows: the default against the from-scratch CRNN and MFCC baseline.
+    """One evaluation, same recordings and windows: the default against the fast, the from-scratch CRNN and MFCC.
 
     The linear probe on the same frozen network is in that evaluation too, but only as a figure to
     report: the test split chooses nothing, and designs are chosen by held-out sources (below).
