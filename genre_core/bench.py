@@ -435,9 +435,15 @@ def reduced_precision_check(clf: GenreClassifier, splits: tuple[str, ...] = ("va
     """
     import csv
 
-    import openvino
-
+    from .errors import UsageError
     from .runtime import onnx_path
+
+    try:
+        import openvino
+    except ImportError as exc:
+        raise UsageError("--precision-check runs OpenVINO, which is not a requirement: pip install openvino") from exc
+    if not (SHARED / "manifest.csv").is_file():
+        raise UsageError(f"--precision-check reads the valid and test splits from {SHARED}, which is absent")
 
     compiled = openvino.Core().compile_model(
         str(onnx_path(clf.checkpoint.path)), "CPU", {"INFERENCE_NUM_THREADS": torch.get_num_threads()}

@@ -141,3 +141,10 @@ def test_the_library_imports_neither_the_benchmark_nor_the_cli():
     assert out.strip() == "['genre_core.bench']"
     out = subprocess.run([sys.executable, "-c", library_only], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"  # nor the exporter's onnx package: ONNX Runtime reads the fingerprint
+
+
+def test_precision_check_without_openvino_is_a_one_line_usage_error(capsys, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "openvino", None)  # as on a machine without the optional package
+    assert main(["bench", "--precision-only", "--out", str(tmp_path / "p.json")]) == 2
+    err = capsys.readouterr().err
+    assert "pip install openvino" in err and "Traceback" not in err
