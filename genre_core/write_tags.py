@@ -194,8 +194,17 @@ def thresholds_for(
     ):
         if value is not None and not 0 <= value <= 1:
             raise UsageError(f"{name} must be between 0 and 1")
-    if min_probability is not None:
-        found = {m: Threshold(min_probability, "given") for m in ids}
+    if min_probability is not None:  # a given first-genre threshold keeps the model's measured secondary one
+        known = model_thresholds(model) if max_genres > 1 and secondary_min_probability is None else {}
+        found = {
+            m: Threshold(
+                min_probability,
+                "given",
+                secondary_min_probability=known[m].secondary_min_probability if m in known else None,
+                secondary_source=known[m].secondary_source if m in known else "",
+            )
+            for m in ids
+        }
     else:
         found = _measured_thresholds(ids, model)
     if secondary_min_probability is not None:

@@ -202,3 +202,24 @@ def test_the_secondary_threshold_is_chosen_on_valid_from_the_second_genres_of_wr
     report = secondary_threshold((probs, y, families), (probs, y, families), primary_cut=0.5)
     assert report["min_probability"] is not None and 0.1 < report["min_probability"] <= 0.31
     assert report["valid"]["chosen"]["precision"] >= 0.5
+
+
+def test_a_given_first_genre_threshold_keeps_the_models_measured_secondary_one(tmp_path):
+    from genre_core.checkpoint import load_checkpoint, save_checkpoint
+    from genre_core.tagging import model_id
+    from genre_core.write_tags import thresholds_for
+
+    shipped = load_checkpoint("crnn")
+    calibration = {
+        **shipped.calibration,
+        "tag_threshold": {
+            **shipped.calibration["tag_threshold"],
+            "secondary": {"target_precision": 0.5, "min_probability": 0.2},
+        },
+    }
+    path = save_checkpoint(tmp_path / "m.pt", shipped.model, shipped.config, {}, {}, calibration, export=False)
+    table = pd.DataFrame([{"model_id": model_id(path)}])
+    measured = thresholds_for(table, str(path), None, max_genres=2)[model_id(path)]
+    given = thresholds_for(table, str(path), 0.5, max_genres=2)[model_id(path)]
+    assert measured.secondary_min_probability == given.secondary_min_probability == 0.2
+    assert given.min_probability == 0.5 and given.source == "given"
