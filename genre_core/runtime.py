@@ -95,17 +95,6 @@ def export_onnx(checkpoint: Checkpoint, target: str | Path) -> Path:
     return target
 
 
-def export_fingerprint(path: Path) -> str | None:
-    """The fingerprint recorded in an export, or None if it has none or cannot be read."""
-    import onnx
-
-    try:
-        graph = onnx.load(str(path), load_external_data=False)
-    except Exception:  # onnx raises DecodeError and others on damaged files
-        return None
-    return next((p.value for p in graph.metadata_props if p.key == FINGERPRINT_KEY), None)
-
-
 class OnnxModel:
     """An ONNX Runtime session over one export: `(windows, mels, frames)` → logits (and tag probabilities)."""
 
@@ -166,15 +155,5 @@ def _open_current(checkpoint: Checkpoint) -> tuple[OnnxModel | None, str]:
 
 
 def export_problem(checkpoint: Checkpoint) -> str | None:
-    if checkpoint.path is None:
-        return "the model was not loaded from a file, so it has no export"
-    path = onnx_path(checkpoint.path)
-    if not path.is_file():
-        return f"no export {path.name} beside the checkpoint (python -m genre_core export {checkpoint.path})"
-    try:
-        recorded = export_fingerprint(path)
-    except ImportError:
-        return "the onnx package is not installed (pip install -r requirements.txt)"
-    if recorded != fingerprint(checkpoint.model, checkpoint.config.to_dict()):
-        return f"{path.name} was exported from other weights (stale); re-export it: python -m genre_core export"
-    return None
+    """Why `checkpoint` cannot run through its export (missing, unreadable, stale), or None when it can."""
+    return _open_current(checkpoint)[1] or None
