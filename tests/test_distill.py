@@ -11,7 +11,7 @@ from genre_core.training.train import distilled_targets, smoothed_targets
 
 def test_a_crop_gets_the_teacher_window_nearest_its_start_in_original_time():
     probs = np.eye(4, dtype=np.float32)  # window j (every 1.5 s) says genre j
-    teacher = TeacherWindows([probs], hop_s=1.5, window_s=3.0)
+    teacher = TeacherWindows([probs], hop_s=1.5)
     assert teacher.at(0, 0.0).argmax() == 0
     assert teacher.at(0, 1.4).argmax() == 1 and teacher.at(0, 3.1).argmax() == 2
     assert teacher.at(0, 99.0).argmax() == 3  # past the end: the last window

@@ -30,7 +30,6 @@ class TeacherWindows:
 
     probs: list[np.ndarray]
     hop_s: float
-    window_s: float
 
     def at(self, recording: int, start_s: float) -> np.ndarray:
         """The teacher's probabilities for a window starting at `start_s` (original time) of `recording`."""
@@ -60,4 +59,4 @@ def teacher_windows(
         embed = clf.model.musicnn.midend(torch.from_numpy(front).float())
         probs.append(clf.probabilities(clf.model.forward_embed(embed)).astype(np.float32))
     log.info("teacher %s: %d windows over %d recordings", teacher, sum(len(p) for p in probs), len(probs))
-    return TeacherWindows(probs, hop, clf.config.features.window_seconds)
+    return TeacherWindows(probs, hop)

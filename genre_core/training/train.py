@@ -117,9 +117,6 @@ class CropSampler:
         self.rng.shuffle(order)
         return order
 
-    def crop(self, index: int) -> np.ndarray:
-        return self.crop_at(index)[0]
-
     def crop_at(self, index: int) -> tuple[np.ndarray, int]:
         """A random crop of recording `index` and its first frame."""
         spec = self.spectra[index]
