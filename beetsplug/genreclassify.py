@@ -33,7 +33,17 @@ from beets.library import Item
 from beets.plugins import BeetsPlugin
 from beets.util import displayable_path, syspath
 
-from genre_core.write_tags import MODES, Threshold, decide, genres_to_write, measured_threshold, tag_name
+from genre_core.errors import UsageError
+from genre_core.write_tags import (
+    MODES,
+    Threshold,
+    combine_thresholds,
+    decide,
+    genres_to_write,
+    measured_threshold,
+    require_secondary,
+    tag_name,
+)
 
 #: beets 2.x keeps a multi-valued `genres`; older versions a single `genre`.
 GENRE_FIELD = "genres" if "genres" in Item._fields else "genre"
@@ -71,28 +81,20 @@ class GenreClassifyPlugin(BeetsPlugin):
         """The primary and secondary thresholds: given in the config or options, else the model's measured ones."""
         given = self.config["min_probability"].get()
         secondary = self.config["secondary_min_probability"].get()
-        measured = measured_threshold(self.config["model"].get())
-        if given is None and measured is None:
+        threshold = combine_thresholds(
+            measured_threshold(self.config["model"].get()),
+            float(given) if given is not None else None,
+            float(secondary) if secondary is not None else None,
+        )
+        if threshold is None:
             raise ui.UserError(
                 "genreclassify: this model's genres are right 90 % of the time on valid at no probability "
                 "(or it was never calibrated); set min_probability, or use the default model"
             )
-        threshold = Threshold(float(given), "given") if given is not None else measured
-        if secondary is not None:
-            threshold = Threshold(
-                threshold.min_probability, threshold.source, secondary_min_probability=float(secondary)
-            )
-        elif measured is not None:
-            threshold = Threshold(
-                threshold.min_probability,
-                threshold.source,
-                secondary_min_probability=measured.secondary_min_probability,
-            )
-        if self.max_genres() > 1 and threshold.secondary_min_probability is None:
-            raise ui.UserError(
-                "genreclassify: no measured rule for secondary genres for this model (no probability at which a "
-                "second genre is right often enough on valid); set secondary_min_probability or max_genres: 1"
-            )
+        try:
+            require_secondary([threshold], self.max_genres())
+        except UsageError as exc:
+            raise ui.UserError(f"genreclassify: {exc}") from exc
         return threshold
 
     def max_genres(self) -> int:

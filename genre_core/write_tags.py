@@ -16,7 +16,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -183,8 +183,6 @@ def thresholds_for(
     secondary_min_probability: float | None = None,
 ) -> dict[str, Threshold]:
     """The threshold of each model that classified rows of `table`; given numbers override them all."""
-    from dataclasses import replace
-
     ids = {str(m) for m in table.get("model_id", pd.Series(dtype=str)).dropna().unique()}
     if max_genres < 1:
         raise UsageError("--max-genres must be at least 1")
@@ -194,31 +192,47 @@ def thresholds_for(
     ):
         if value is not None and not 0 <= value <= 1:
             raise UsageError(f"{name} must be between 0 and 1")
-    if min_probability is not None:  # a given first-genre threshold keeps the model's measured secondary one
+    if min_probability is None:
+        known = _measured_thresholds(ids, model)
+    else:  # the measured ones are read only for what a given threshold leaves open: the secondary one
         known = model_thresholds(model) if max_genres > 1 and secondary_min_probability is None else {}
-        found = {
-            m: Threshold(
-                min_probability,
-                "given",
-                secondary_min_probability=known[m].secondary_min_probability if m in known else None,
-                secondary_source=known[m].secondary_source if m in known else "",
-            )
-            for m in ids
-        }
-    else:
-        found = _measured_thresholds(ids, model)
+    combined = {m: combine_thresholds(known.get(m), min_probability, secondary_min_probability) for m in ids}
+    found = {m: t for m, t in combined.items() if t is not None}
+    if found:
+        require_secondary(found.values(), max_genres)
+    return found
+
+
+def combine_thresholds(
+    measured: Threshold | None, min_probability: float | None, secondary_min_probability: float | None
+) -> Threshold | None:
+    """Given thresholds over a model's measured ones (a given first-genre one keeps the measured secondary one).
+
+    None when there is no first-genre threshold at all. Shared by `write-tags` and the beets plugin.
+    """
+    if min_probability is None and measured is None:
+        return None
+    threshold = measured
+    if min_probability is not None:
+        threshold = Threshold(
+            min_probability,
+            "given",
+            secondary_min_probability=measured.secondary_min_probability if measured else None,
+            secondary_source=measured.secondary_source if measured else "",
+        )
     if secondary_min_probability is not None:
-        found = {
-            m: replace(t, secondary_min_probability=secondary_min_probability, secondary_source="given")
-            for m, t in found.items()
-        }
-    if max_genres > 1 and found and all(t.secondary_min_probability is None for t in found.values()):
+        threshold = replace(threshold, secondary_min_probability=secondary_min_probability, secondary_source="given")
+    return threshold
+
+
+def require_secondary(thresholds: Iterable[Threshold], max_genres: int) -> None:
+    """More than one genre needs a secondary threshold, measured or given."""
+    if max_genres > 1 and all(t.secondary_min_probability is None for t in thresholds):
         raise UsageError(
             "no measured rule for secondary genres: `calibrate` found no probability at which a second genre is "
             "right often enough on valid for this model (see the model card). Pass --secondary-min-probability "
             "to choose one yourself, or leave --max-genres at 1."
         )
-    return found
 
 
 def _measured_thresholds(ids: set[str], model: str | None) -> dict[str, Threshold]:
