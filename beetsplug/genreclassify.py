@@ -34,16 +34,9 @@ from beets.plugins import BeetsPlugin
 from beets.util import displayable_path, syspath
 
 from genre_core.errors import UsageError
-from genre_core.write_tags import (
-    MODES,
-    Threshold,
-    combine_thresholds,
-    decide,
-    genres_to_write,
-    measured_threshold,
-    require_secondary,
-    tag_name,
-)
+from genre_core.filetags import tag_name
+from genre_core.write_tags import MODES, decide, genres_to_write
+from genre_core.write_thresholds import Threshold, combine_thresholds, measured_threshold, require_secondary
 
 #: beets 2.x keeps a multi-valued `genres`; older versions a single `genre`.
 GENRE_FIELD = "genres" if "genres" in Item._fields else "genre"

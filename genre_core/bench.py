@@ -12,7 +12,6 @@ during one call, sampled every millisecond.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -23,7 +22,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +30,14 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from .bench_precision import reduced_precision_check
+from .bench_stages import model_profile, timbral_conv_variants
 from .classifier import GenreClassifier
+from .config import SHARED_DATA
 from .features import librosa_reference
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = SHARED_DATA
 
 
 def rss_bytes() -> int:
@@ -151,8 +152,9 @@ def _real_music(seconds: float) -> np.ndarray:
 
 def reference_classifier() -> GenreClassifier:
     """The reference app's network size at its 22050 Hz / 128-mel input (untrained: timing only)."""
-    from .checkpoint import Checkpoint, build_model
     from .config import GenreConfig, ModelConfig
+    from .models.checkpoint import Checkpoint
+    from .models.registry import build_model
     from .reference import REFERENCE_ARCH
 
     config = GenreConfig(model=ModelConfig(**REFERENCE_ARCH))
@@ -255,100 +257,25 @@ def tagging_bench(folder: Path, fallback: Path, count: int, workers: int) -> dic
     }
 
 
-def median_ms(fn: Callable[[], Any], runs: int) -> float:
-    """Median wall time of `runs` calls after one warm-up call, in ms."""
-    fn()
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return round(1000 * statistics.median(times), 1)
+def run_bench(
+    out: str | Path = "bench.json",
+    runs: int = 5,
+    tagging: int = 0,
+    profile: bool = False,
+    precision_check: bool = False,
+    precision_only: bool = False,
+) -> dict[str, Any]:
+    """Time every shipped model against the reference pipeline; print each row, write the report to `out`.
 
-
-@torch.inference_mode()
-def model_profile(clf: GenreClassifier, path: Path, runs: int) -> dict[str, float]:
-    """Where a musicnn-family model's time goes on ten windows: ms per stage, median of `runs`."""
-    features = clf.extract(str(path), "spread")[2]
-    net = clf.model
-    stages: dict[str, Callable[[], Any]] = {
-        "timbral 7x38": lambda: net.musicnn.timbral[0](net.musicnn.input_bn(features.transpose(1, 2).unsqueeze(1))),
-        "timbral 7x67": lambda: net.musicnn.timbral[1](net.musicnn.input_bn(features.transpose(1, 2).unsqueeze(1))),
-        "temporal 128/64/32x1": lambda: [
-            b(net.musicnn.input_bn(features.transpose(1, 2).unsqueeze(1))) for b in net.musicnn.temporal
-        ],
-        "whole front end": lambda: net.musicnn.frontend(features),
-        "whole model + tags": lambda: net.forward_with_tags(features),
-        "plain port (no pooling reorder), whole model": lambda: clf.checkpoint.model.forward_with_tags(features),
-    }
-    return {name: median_ms(fn, runs) for name, fn in stages.items()}
-
-
-def strided_gemm(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """A one-input-channel conv as one matrix product over a strided view of `x` (no im2col copy)."""
-    kh, kw = weight.shape[2:]
-    patches = x[:, 0].unfold(1, kh, 1).unfold(2, kw, 1)  # (n, time, freq, kh, kw)
-    return patches.reshape(*patches.shape[:3], kh * kw) @ weight.reshape(weight.shape[0], -1).T
-
-
-@torch.inference_mode()
-def timbral_conv_variants(clf: GenreClassifier, path: Path, runs: int) -> dict[str, dict[str, float]]:
-    """The two timbral convolutions (~80 % of musicnn's multiply-adds) in each formulation, ms for ten windows.
-
-    fp32 (oneDNN, as shipped), channels-last, a GEMM over a strided view of the input (no im2col copy),
-    and int8 (fbgemm, per-channel weights; with its max error relative to the fp32 output).
+    `tagging`: also time tagging that many songs (CLI, local engine, Ray); `profile`: the transfer
+    model's stages; `precision_check`: OpenVINO bf16 against fp32 on the splits (`precision_only`: just that).
     """
-    import warnings
+    from .models.registry import DEFAULT_MODEL, SHIPPED_MODELS
 
-    import torch.ao.nn.quantized as nnq
-    import torch.nn.functional as F
-
-    features = clf.extract(str(path), "spread")[2]
-    x = F.pad(clf.model.musicnn.input_bn(features.transpose(1, 2).unsqueeze(1)), (0, 0, 3, 3))
-    out: dict[str, dict[str, float]] = {}
-    for block in clf.model.musicnn.timbral:
-        weight, bias = block.weight, block.bias.flatten()
-        kh, kw = weight.shape[2:]
-        ref = F.conv2d(x, weight, bias)
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # torch marks its quantized-tensor API deprecated
-            torch.backends.quantized.engine = "fbgemm"
-            shift = float(-x.min())
-            qx = torch.quantize_per_tensor(x + shift, float((x.max() + shift) / 255), 0, torch.quint8)
-            qw = torch.quantize_per_channel(
-                weight,
-                weight.abs().amax(dim=(1, 2, 3)) / 127,
-                torch.zeros(len(weight), dtype=torch.long),
-                0,
-                torch.qint8,
-            )
-            qconv = nnq.Conv2d(1, len(weight), (kh, kw))
-            # The input shift is undone through the bias: conv(x + s) = conv(x) + s * sum(w).
-            qconv.set_weight_bias(qw, bias - shift * weight.sum(dim=(1, 2, 3)))
-            qconv.scale, qconv.zero_point = float(ref.abs().max() / 127), 128
-            int8_error = float((qconv(qx).dequantize() - ref).abs().max() / ref.abs().max())
-        x_cl = x.contiguous(memory_format=torch.channels_last)
-        w_cl = weight.contiguous(memory_format=torch.channels_last)
-        variants = {
-            "fp32": partial(F.conv2d, x, weight, bias),
-            "channels_last": partial(F.conv2d, x_cl, w_cl, bias),
-            "strided_gemm": partial(strided_gemm, x, weight),
-            "int8": partial(qconv, qx),
-        }
-        row = {f"{name}_ms": median_ms(fn, runs) for name, fn in variants.items()}
-        row["int8_max_rel_error"] = round(int8_error, 4)
-        out[f"timbral {kh}x{kw}"] = row
-    return out
-
-
-def run_bench(args: argparse.Namespace) -> int:
-    from .checkpoint import DEFAULT_MODEL, SHIPPED_MODELS
-
-    if args.precision_only:  # the decision check alone: minutes, not the whole bench
+    if precision_only:  # the decision check alone: minutes, not the whole bench
         report = {"reduced_precision": reduced_precision_check(GenreClassifier.load(DEFAULT_MODEL, device="cpu"))}
-        Path(args.out).write_text(json.dumps(report, indent=2))
-        return 0
+        Path(out).write_text(json.dumps(report, indent=2))
+        return report
 
     models = {
         name: GenreClassifier.load(name, device="cpu") for name in SHIPPED_MODELS if SHIPPED_MODELS[name].is_file()
@@ -366,7 +293,7 @@ def run_bench(args: argparse.Namespace) -> int:
         },
         "runtime": {name: clf.runtime_name for name, clf in models.items()}
         | {f"{DEFAULT_MODEL}_torch": torch_default.runtime_name, "reference": reference.runtime_name},
-        "runs": args.runs,
+        "runs": runs,
         "default_model": DEFAULT_MODEL,
         "inputs": {},
     }
@@ -376,15 +303,15 @@ def run_bench(args: argparse.Namespace) -> int:
         for name, path in inputs.items():
             row: dict[str, Any] = {}
             if not name.startswith("60min"):  # the reference would decode an hour: skip, report the models only
-                row["reference"] = measure(lambda p=path: baseline_pipeline(reference, str(p)), args.runs)
+                row["reference"] = measure(lambda p=path: baseline_pipeline(reference, str(p)), runs)
             for model, clf in models.items():
                 for strategy in ("first30", "spread"):
                     row[f"{model}_{strategy}"] = measure(
-                        lambda p=path, c=clf, s=strategy: project_pipeline(c, str(p), s), args.runs
+                        lambda p=path, c=clf, s=strategy: project_pipeline(c, str(p), s), runs
                     )
                 if model == DEFAULT_MODEL:
                     row[f"{model}_torch_spread"] = measure(
-                        lambda p=path: project_pipeline(torch_default, str(p), "spread"), args.runs
+                        lambda p=path: project_pipeline(torch_default, str(p), "spread"), runs
                     )
                 if "reference" in row:
                     row[f"{model}_speedup"] = {
@@ -397,11 +324,11 @@ def run_bench(args: argparse.Namespace) -> int:
                     }
             report["inputs"][name] = row
             print_row(name, row)
-        profiled = [clf for clf in models.values() if hasattr(clf.model, "musicnn")]
-        if profiled and args.profile:
-            report["musicnn_profile_ms"] = model_profile(profiled[0], inputs["30s_22k_mono.wav"], args.runs)
+        profiled = [clf for clf in models.values() if clf.config.model.family == "musicnn_crnn"]
+        if profiled and profile:
+            report["musicnn_profile_ms"] = model_profile(profiled[0], inputs["30s_22k_mono.wav"], runs)
             print(f"musicnn_crnn, ms for ten windows by stage: {report['musicnn_profile_ms']}")
-            report["timbral_conv_variants"] = timbral_conv_variants(profiled[0], inputs["30s_22k_mono.wav"], args.runs)
+            report["timbral_conv_variants"] = timbral_conv_variants(profiled[0], inputs["30s_22k_mono.wav"], runs)
             print(f"timbral convolutions, ms for ten windows by formulation: {report['timbral_conv_variants']}")
         report["cold_start_s"] = {name: round(cold_start(inputs["30s_22k_mono.wav"], name), 2) for name in models} | {
             "reference": round(cold_start(inputs["30s_22k_mono.wav"], None), 2)
@@ -409,80 +336,19 @@ def run_bench(args: argparse.Namespace) -> int:
         report["cli_songs_per_s"] = {
             f"jobs_{jobs}": round(cli_throughput(folder, inputs["30s_22k_mono.wav"], jobs=jobs), 1) for jobs in (1, 2)
         }
-        if args.precision_check:
+        if precision_check:
             report["reduced_precision"] = reduced_precision_check(models[DEFAULT_MODEL])
-        if args.tagging:
-            report["tagging"] = tagging_bench(folder, inputs["30s_22k_mono.wav"], args.tagging, os.cpu_count() or 1)
+        if tagging:
+            report["tagging"] = tagging_bench(folder, inputs["30s_22k_mono.wav"], tagging, os.cpu_count() or 1)
             print(
-                f"tagging {args.tagging} songs, songs/s: {report['tagging']['songs_per_s']} "
+                f"tagging {tagging} songs, songs/s: {report['tagging']['songs_per_s']} "
                 f"(ratio to single-process CLI: {report['tagging']['ratio_to_single']})"
             )
     print(f"cold start to first prediction (s): {report['cold_start_s']}")
     print(f"CLI batch, default model, songs/s (100 x 30-s WAV, start-up included): {report['cli_songs_per_s']}")
     print(f"machine: {report['machine']}")
-    Path(args.out).write_text(json.dumps(report, indent=2))
-    return 0
-
-
-def reduced_precision_check(clf: GenreClassifier, splits: tuple[str, ...] = ("valid", "test")) -> dict[str, Any]:
-    """OpenVINO's bf16 inference of the default model's export against fp32 ONNX Runtime, on whole splits.
-
-    The fp32 swap itself is checked on the same songs: PyTorch against ONNX Runtime, decisions changed.
-
-    Reduced precision may ship only if it changes at most 1 % of song-level decisions and costs at most
-    0.5 points of accuracy on every split; this measures both. OpenVINO is not a requirement
-    (`pip install openvino`); on a CPU without bf16 it runs fp32 and the check says so.
-    """
-    import csv
-
-    from .errors import UsageError
-    from .runtime import onnx_path
-
-    try:
-        import openvino
-    except ImportError as exc:
-        raise UsageError("--precision-check runs OpenVINO, which is not a requirement: pip install openvino") from exc
-    if not (SHARED / "manifest.csv").is_file():
-        raise UsageError(f"--precision-check reads the valid and test splits from {SHARED}, which is absent")
-
-    compiled = openvino.Core().compile_model(
-        str(onnx_path(clf.checkpoint.path)), "CPU", {"INFERENCE_NUM_THREADS": torch.get_num_threads()}
-    )
-    precision = str(compiled.get_property("INFERENCE_PRECISION_HINT"))
-    reference = GenreClassifier(clf.checkpoint, device="cpu", runtime="torch")
-    rows = [r for r in csv.DictReader((SHARED / "manifest.csv").open()) if r["split"] in splits]
-    out: dict[str, Any] = {"openvino": openvino.__version__, "precision": precision}
-    for split in splits:
-        changed = right_fp32 = right_low = swap_changed = 0
-        swap_largest = 0.0
-        recs = [r for r in rows if r["split"] == split]
-        largest = 0.0
-        for r in recs:
-            features = clf.extract(str(SHARED / r["path"]), "spread")[2]
-            fp32 = clf.probabilities(clf.logits(features)).mean(axis=0)
-            low = clf.probabilities(torch.from_numpy(compiled(features.numpy())[0])).mean(axis=0)
-            largest = max(largest, float(np.abs(fp32 - low).max()))
-            torch_fp32 = reference.probabilities(reference.logits(features)).mean(axis=0)
-            swap_changed += int(torch_fp32.argmax() != fp32.argmax())
-            swap_largest = max(swap_largest, float(np.abs(torch_fp32 - fp32).max()))
-            changed += int(fp32.argmax() != low.argmax())
-            right_fp32 += int(clf.labels[fp32.argmax()] == r["genre"])
-            right_low += int(clf.labels[low.argmax()] == r["genre"])
-        n = max(len(recs), 1)
-        out[split] = {
-            "recordings": len(recs),
-            "decisions_changed_pct": round(100 * changed / n, 2),
-            "accuracy_fp32_pct": round(100 * right_fp32 / n, 2),
-            "accuracy_reduced_pct": round(100 * right_low / n, 2),
-            "largest_probability_change": round(largest, 4),
-            "fp32_onnx_vs_torch_decisions_changed": swap_changed,
-            "fp32_onnx_vs_torch_largest_probability_change": swap_largest,
-        }
-        out[split]["ships"] = out[split]["decisions_changed_pct"] <= 1.0 and (
-            out[split]["accuracy_fp32_pct"] - out[split]["accuracy_reduced_pct"] <= 0.5
-        )
-    print(f"reduced precision ({precision}, OpenVINO) against fp32 ONNX Runtime: {out}")
-    return out
+    Path(out).write_text(json.dumps(report, indent=2))
+    return report
 
 
 def print_row(name: str, row: dict[str, Any]) -> None:

@@ -11,11 +11,11 @@ import torch
 
 from .aggregate import aggregate, top_k
 from .audio import AudioSource, describe, open_audio
-from .checkpoint import Checkpoint, load_checkpoint
 from .config import GenreConfig
 from .errors import AudioTooLongError
 from .features import LogMel
-from .runtime import open_runtime
+from .models.checkpoint import Checkpoint, load_checkpoint
+from .models.onnx import open_runtime
 from .windows import DEFAULT_TIMELINE_HOP_S, WindowPlan, plan_windows, read_windows
 
 #: Windows per forward pass: bounds activation memory for long timelines.
@@ -130,7 +130,7 @@ class GenreClassifier:
         self.device = pick_device(device)
         # Each family's fastest eval copy (the CRNN: BN fused, channels-last; same outputs to ~1e-7).
         self.model = checkpoint.model.for_inference().to(self.device)
-        # ONNX Runtime on a CPU when the checkpoint's export is current (`runtime.open_runtime`), else PyTorch.
+        # ONNX Runtime on a CPU when the checkpoint's export is current (`models.onnx.open_runtime`), else PyTorch.
         self.onnx = open_runtime(checkpoint, runtime, self.device)
         self.logmel = LogMel(self.config.features)
         # Temperature scaling fitted on the valid split (1.0 = uncalibrated).
@@ -218,7 +218,7 @@ class GenreClassifier:
 
     @property
     def tag_labels(self) -> tuple[str, ...]:
-        return getattr(self.model, "tag_labels", ())
+        return tuple(self.model.tag_labels)
 
     def probabilities(self, logits: torch.Tensor) -> np.ndarray:
         return torch.softmax(logits / self.temperature, dim=-1).numpy()
@@ -233,7 +233,7 @@ class GenreClassifier:
 
     def logits_and_tags(self, features: torch.Tensor, tags: bool = True) -> tuple[torch.Tensor, np.ndarray | None]:
         """Genre logits, and the pretrained tag head's probabilities from the same pass where there is one."""
-        with_tags = tags and hasattr(self.model, "forward_with_tags")
+        with_tags = tags and bool(self.model.tag_labels)
         logit_chunks, tag_chunks = [], []
         with torch.inference_mode():
             step = ONNX_BATCH_WINDOWS if self.onnx is not None else BATCH_WINDOWS

@@ -7,9 +7,13 @@ can never disagree about sample rate, window length or mel parameters.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
-#: What can run a network (`runtime.open_runtime`): here so the CLI's options need no torch import.
+#: The team's shared dataset beside the checkout (`../shared/data`): only training, evaluation and the bench read it.
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+#: What can run a network (`models.onnx.open_runtime`): here so the CLI's options need no torch import.
 RUNTIMES: tuple[str, ...] = ("auto", "torch", "onnx")
 
 GENRES: tuple[str, ...] = (

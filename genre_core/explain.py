@@ -35,7 +35,7 @@ def occlusion_saliency(
     """
     x = torch.as_tensor(features, dtype=torch.float32)
     # Each family sets its grid by its cost: ~400 passes of the small CRNN, ~100 of musicnn.
-    default_patch, default_stride = getattr(classifier.model, "saliency_grid", ((16, 10), (8, 5)))
+    default_patch, default_stride = classifier.model.saliency_grid
     patch, stride = patch or default_patch, stride or default_stride
     index = classifier.labels.index(genre)
     band_mean = classifier.model.band_mean.detach().cpu()

@@ -22,8 +22,8 @@ from typing import Any
 
 import pandas as pd
 
-from .checkpoint import resolve_model
 from .library import find_audio_files
+from .models.registry import resolve_model
 
 CHUNK_ROWS = 64
 

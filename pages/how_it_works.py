@@ -7,7 +7,7 @@ import streamlit as st
 
 from genre_core.config import FeatureConfig, ModelConfig
 from genre_core.features import LogMel
-from genre_core.model import count_parameters
+from genre_core.models.crnn import count_parameters
 from pages.ui import figures, state
 from pages.ui.entry import through_app
 

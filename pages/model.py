@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from genre_core.checkpoint import DEFAULT_MODEL, MODEL_TITLES
-from genre_core.training.report import holdout_table, tag_threshold_text
+from genre_core.models.registry import DEFAULT_MODEL, MODEL_TITLES
+from genre_core.report import holdout_table, tag_threshold_text
 from pages.ui import figures, state
 from pages.ui.entry import through_app
 

@@ -14,9 +14,10 @@ from mutagen.flac import Picture
 from mutagen.id3 import APIC, COMM, ID3, TALB, TCON, TDRC, TIT2, TPE1, TRCK, TXXX
 from mutagen.mp4 import MP4Cover
 
-from genre_core.checkpoint import DEFAULT_MODEL_PATH, build_model, save_checkpoint
 from genre_core.classifier import GenreClassifier
 from genre_core.config import GENRES, GenreConfig, ModelConfig
+from genre_core.models.checkpoint import save_checkpoint
+from genre_core.models.registry import DEFAULT_MODEL_PATH, build_model
 
 DATA = Path(__file__).parent / "data"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"

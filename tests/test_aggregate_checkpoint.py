@@ -10,9 +10,10 @@ import pytest
 import torch
 
 from genre_core.aggregate import aggregate, top_k
-from genre_core.checkpoint import SHIPPED_MODELS, build_model, load_checkpoint, save_checkpoint, write_metrics_index
 from genre_core.config import GenreConfig, ModelConfig
 from genre_core.errors import CheckpointError
+from genre_core.models.checkpoint import load_checkpoint, save_checkpoint, write_metrics_index
+from genre_core.models.registry import SHIPPED_MODELS, build_model
 
 PROBS = np.array([[0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.5, 0.1, 0.4]])
 
@@ -92,7 +93,7 @@ def test_pickled_code_is_never_executed(tmp_path, capsys):
 
 
 def test_inference_copy_computes_the_same_function(tiny_checkpoint):
-    from genre_core.model import for_inference
+    from genre_core.models.crnn import for_inference
 
     model = load_checkpoint(tiny_checkpoint).model
     with torch.no_grad():  # give batch norm non-trivial statistics to fold

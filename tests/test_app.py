@@ -222,7 +222,7 @@ def test_streamlit_config_keeps_xsrf_and_cors_protection_on():
 
 def test_the_sidebar_switches_between_the_shipped_models(app, predict_calls):
     """Each model classifies with its own input; only the transfer CRNN has MSD tags to show."""
-    from genre_core.checkpoint import DEFAULT_MODEL, SHIPPED_MODELS
+    from genre_core.models.registry import DEFAULT_MODEL, SHIPPED_MODELS
 
     upload(app, "jazz.ogg", CLIPS["jazz"].read_bytes())
     seen = {}

@@ -18,7 +18,8 @@ from mediafile import MediaFile
 
 from conftest import make_file
 from genre_core.filetags import read_genre, tag_name
-from genre_core.write_tags import decide, measured_threshold
+from genre_core.write_tags import decide
+from genre_core.write_thresholds import measured_threshold
 
 REPO = Path(__file__).resolve().parents[1]
 #: title → (format, clip, genre already set)

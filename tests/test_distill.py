@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from genre_core.training.common import smoothed_targets
 from genre_core.training.distill import TeacherWindows
-from genre_core.training.train import distilled_targets, smoothed_targets
+from genre_core.training.train import distilled_targets
 
 
 def test_a_crop_gets_the_teacher_window_nearest_its_start_in_original_time():

@@ -15,15 +15,16 @@ from test_training import _write_manifest
 
 from conftest import CLIPS
 from genre_core.audio import open_audio
-from genre_core.checkpoint import Checkpoint, load_checkpoint
 from genre_core.classifier import GenreClassifier
 from genre_core.config import GENRES
+from genre_core.models.checkpoint import Checkpoint, load_checkpoint
+from genre_core.report import candidates_table
+from genre_core.training.bank import build_bank
 from genre_core.training.data import read_manifest
-from genre_core.training.holdout import Candidate, holdout, table
+from genre_core.training.holdout import Candidate, holdout
 from genre_core.training.styles import STYLES, StyleParams, apply, render
 from genre_core.training.transfer import (
     TransferSettings,
-    build_bank,
     fit,
     fit_probe,
     new_model,
@@ -125,7 +126,7 @@ def test_each_source_is_scored_by_runs_that_never_heard_it(sources_manifest: Pat
         results["probe+frozen"]["runs"]["gtzan"]["probs"],
         (np.asarray(results["probe"]["runs"]["gtzan"]["probs"]) + results["frozen"]["runs"]["gtzan"]["probs"]) / 2,
     )
-    rendered = table(results, SOURCES)
+    rendered = candidates_table(results, SOURCES)
     assert rendered.count("\n") == 2 + 2 and "`probe+frozen`" in rendered and "without 4q" in rendered
 
 

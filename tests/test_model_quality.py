@@ -12,7 +12,8 @@ import os
 import pytest
 
 from conftest import SHARED
-from genre_core.checkpoint import DEFAULT_MODEL, DEFAULT_MODEL_PATH, SHIPPED_MODELS, load_checkpoint
+from genre_core.models.checkpoint import load_checkpoint
+from genre_core.models.registry import DEFAULT_MODEL, DEFAULT_MODEL_PATH, SHIPPED_MODELS
 from genre_core.training.evaluate import evaluate
 
 MANIFEST = SHARED / "manifest.csv"

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from genre_core.musicnn import FRONTEND_CHANNELS, MSD_TAGS, Musicnn
-from genre_core.pretrained.convert import WEIGHTS_PATH, load_pretrained
+from genre_core.models.musicnn import FRONTEND_CHANNELS, MSD_TAGS, Musicnn
+from genre_core.models.pretrained.convert import WEIGHTS_PATH, load_pretrained
 
 FIXTURE = Path(__file__).parent / "data" / "musicnn_parity.npz"
 

@@ -12,11 +12,12 @@ import pytest
 import torch
 
 from conftest import CLIPS
-from genre_core.checkpoint import SHIPPED_MODELS, load_checkpoint, save_checkpoint
 from genre_core.classifier import GenreClassifier
 from genre_core.cli import main
 from genre_core.errors import CheckpointError
-from genre_core.runtime import OnnxModel, export_problem, fingerprint, onnx_path
+from genre_core.models.checkpoint import load_checkpoint, save_checkpoint
+from genre_core.models.onnx import OnnxModel, export_problem, fingerprint, onnx_path
+from genre_core.models.registry import SHIPPED_MODELS
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Real clips of four genres: each model's export is compared on all of their windows.

@@ -12,12 +12,13 @@ import torch
 from test_training import tiny_manifest  # noqa: F401  (the module-scoped fixture of real clips)
 
 from conftest import CLIPS
-from genre_core.checkpoint import Checkpoint, load_checkpoint
 from genre_core.classifier import TAGS_SOURCE, GenreClassifier
 from genre_core.config import GenreConfig, musicnn_features
 from genre_core.features import LogMel
-from genre_core.musicnn import MSD_TAGS
-from genre_core.training.transfer import TransferSettings, apply_gain, new_model, train_transfer, transfer_config
+from genre_core.models.checkpoint import Checkpoint, load_checkpoint
+from genre_core.models.musicnn import MSD_TAGS
+from genre_core.training.frontend_cache import apply_gain
+from genre_core.training.transfer import TransferSettings, new_model, train_transfer, transfer_config
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +104,7 @@ def test_transfer_training_learns_and_round_trips(tiny_manifest: Path, tmp_path:
 
 def test_bench_profiles_the_front_end_and_every_conv_formulation(transfer: GenreClassifier) -> None:
     """The benchmark's breakdown runs on real audio; the figures themselves are printed by `bench`, not asserted."""
-    from genre_core.bench import model_profile, strided_gemm, timbral_conv_variants
+    from genre_core.bench_stages import model_profile, strided_gemm, timbral_conv_variants
 
     profile = model_profile(transfer, CLIPS["disco"], runs=1)
     assert {"whole front end", "whole model + tags", "timbral 7x38"} <= set(profile)
@@ -119,7 +120,7 @@ def test_bench_profiles_the_front_end_and_every_conv_formulation(transfer: Genre
 
 def test_shipped_transfer_model_keeps_the_pretrained_front_end_and_tag_network_untouched() -> None:
     """The front end and everything behind the tags are the originals; the mid end is tuned only if the run says so."""
-    from genre_core.pretrained.convert import load_pretrained
+    from genre_core.models.pretrained.convert import load_pretrained
 
     checkpoint = load_checkpoint("musicnn_crnn")
     model, settings = checkpoint.model, checkpoint.training["settings"]

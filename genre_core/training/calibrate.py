@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from scipy.optimize import minimize_scalar
 
-from ..checkpoint import load_checkpoint, save_checkpoint, write_metrics_index
 from ..classifier import GenreClassifier
+from ..models.checkpoint import load_checkpoint, save_checkpoint, write_metrics_index
 from .data import read_manifest
 
 

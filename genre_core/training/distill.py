@@ -18,8 +18,8 @@ import torch
 
 from ..classifier import GenreClassifier
 from .data import Recording
-from .transfer import DEFAULT_CACHE as MUSICNN_CACHE
-from .transfer import frontend_cache
+from .frontend_cache import DEFAULT_CACHE as MUSICNN_CACHE
+from .frontend_cache import frontend_cache
 
 log = logging.getLogger("genre_core.train")
 
@@ -46,7 +46,7 @@ def teacher_windows(
     clf = GenreClassifier.load(teacher, device="cpu")
     if clf.labels != labels:
         raise ValueError(f"the teacher's genres {clf.labels} are not the student's {labels}")
-    if not hasattr(clf.model, "musicnn"):
+    if clf.config.model.family != "musicnn_crnn":
         raise ValueError("distillation reads a transfer (musicnn) teacher's cached front end")
     s = clf.checkpoint.training.get("settings", {})
     hop, gain, seed = float(s.get("train_hop_s", 1.5)), float(s.get("gain_db", 6.0)), int(s.get("seed", 1234))

@@ -7,8 +7,6 @@ the shipped model and the baselines are compared on identical inputs.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -24,17 +22,10 @@ from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
 from ..aggregate import METHODS, aggregate
-from ..checkpoint import (
-    Checkpoint,
-    build_model,
-    load_checkpoint,
-    resolve_model,
-    save_checkpoint,
-    write_metrics_index,
-)
 from ..classifier import GenreClassifier
 from ..config import GenreConfig
-from ..errors import UsageError
+from ..models.checkpoint import Checkpoint, load_checkpoint, save_checkpoint, write_metrics_index
+from ..models.registry import build_model, resolve_model
 from ..windows import STRATEGIES
 from .data import Recording, build_cache, read_manifest
 from .train import window_batch
@@ -94,8 +85,9 @@ class LinearProbe:
     """
 
     def __init__(self, train_recs: list[Recording], labels: tuple[str, ...]) -> None:
-        from ..musicnn import MusicnnCRNN
-        from .transfer import DEFAULT_CACHE, TransferSettings, frontend_cache, new_model, transfer_config
+        from ..models.musicnn import MusicnnCRNN
+        from .frontend_cache import DEFAULT_CACHE, frontend_cache
+        from .transfer import TransferSettings, new_model, transfer_config
 
         config = transfer_config()
         self.model: MusicnnCRNN = new_model(config).for_inference()
@@ -239,19 +231,6 @@ def evaluate(
         **results["models"]["shipped"][f"{HEADLINE[0]}/{HEADLINE[1]}"],
     }
     return results
-
-
-def evaluate_command(args: argparse.Namespace) -> int:
-    manifest = Path(args.manifest)
-    if not manifest.is_file():
-        raise UsageError(f"no manifest at '{manifest}': the full-dataset evaluation needs ../shared/data")
-    results = evaluate(manifest, args.split, args.model, args.baselines)
-    if args.out:
-        Path(args.out).write_text(json.dumps(results, indent=2))
-    if args.save:
-        save_metrics(resolve_model(args.model), results)
-    print_summary(results)
-    return 0
 
 
 def print_summary(results: dict[str, Any]) -> None:

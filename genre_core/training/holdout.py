@@ -17,7 +17,6 @@ a frozen-mid-end candidate's run takes a minute or two on two cores.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import time
@@ -28,31 +27,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..checkpoint import Checkpoint
 from ..classifier import GenreClassifier
 from ..config import GenreConfig
 from ..errors import UsageError
+from ..models.checkpoint import Checkpoint
+from ..report import HELD_OUT_SOURCES, RULE_METRIC
+from .bank import WindowBank, build_bank, track_probabilities, track_scores
 from .data import read_manifest
+from .frontend_cache import DEFAULT_CACHE
 from .styles import STYLES
-from .transfer import (
-    DEFAULT_CACHE,
-    TransferSettings,
-    WindowBank,
-    build_bank,
-    fit,
-    fit_probe,
-    new_model,
-    track_probabilities,
-    track_scores,
-    transfer_config,
-)
+from .transfer import TransferSettings, fit, fit_probe, new_model, train_transfer, transfer_config
 
 log = logging.getLogger("genre_core.train")
-
-#: Sources with enough recordings and genres to hold out (the `extra` clips always train).
-HELD_OUT_SOURCES: tuple[str, ...] = ("gtzan", "4q", "emotify")
-#: What the rule averages: track-level macro-F1 per held-out source.
-RULE_METRIC = "macro_f1"
 
 
 @dataclass(frozen=True)
@@ -270,52 +256,10 @@ def holdout(
     return results
 
 
-def table(results: dict[str, Any], sources: tuple[str, ...] = HELD_OUT_SOURCES) -> str:
-    """Markdown: every candidate's held-out figures (the rule) beside its valid figures, best rule score first."""
-    head = (
-        "| candidate | design | held-out mean macro-F1 (acc) | "
-        + " | ".join(f"without {s}: {s} macro-F1 (acc)" for s in sources)
-        + " | valid macro-F1 (acc) |"
-    )
-    rows = [head, "|" + "---|" * (len(sources) + 4)]
-
-    def cell(score: dict[str, Any] | None) -> str:
-        return f"{score['macro_f1']:.3f} ({score['acc']:.1%})" if score else "–"
-
-    ranked = sorted(results.items(), key=lambda kv: -kv[1]["scores"].get("held_out_mean", {}).get(RULE_METRIC, -1))
-    for name, result in ranked:
-        sc = result["scores"]
-        cells = [cell(sc.get("held_out_mean")), *(cell(sc.get(s)) for s in sources), cell(sc.get("valid"))]
-        rows.append(f"| `{name}` | {result.get('description', '')} | " + " | ".join(cells) + " |")
-    return "\n".join(rows)
-
-
-def holdout_command(args: argparse.Namespace) -> int:
-    out = Path(args.out)
-    if args.table:
-        if not out.is_file():
-            raise UsageError(f"no held-out results at '{out}': run `holdout --candidates ...` first")
-        print(table(json.loads(out.read_text())))
-        return 0
-    unknown = [n for n in args.candidates if n not in CANDIDATES]
-    if unknown or not args.candidates:
-        raise UsageError(f"choose candidates with --candidates; unknown: {unknown}; known: {', '.join(CANDIDATES)}")
-    chosen = [CANDIDATES[n] for n in args.candidates]
-    manifest = Path(args.manifest)
-    if not manifest.is_file():
-        raise UsageError(f"no manifest at '{manifest}': held-out-source validation needs ../shared/data")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    results = holdout(manifest, chosen, out, tuple(args.sources), threads=args.threads)
-    print(table({k: results[k] for k in args.candidates}))
-    return 0
-
-
 def train_candidate(
     manifest: str | Path, out: str | Path, name: str, results_path: str | Path | None, threads: int = 0
 ) -> dict[str, Any]:
     """Train candidate `name` on the whole train split with its own settings; its held-out scores travel along."""
-    from .transfer import train_transfer
-
     if name not in CANDIDATES or CANDIDATES[name].kind != "crnn":
         raise UsageError(
             f"'{name}' is not a CRNN candidate; choose one of {[n for n, c in CANDIDATES.items() if c.kind == 'crnn']}"

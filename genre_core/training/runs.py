@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..checkpoint import load_checkpoint
+from ..models.checkpoint import load_checkpoint
 
 LAST = 5
 

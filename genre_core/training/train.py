@@ -19,17 +19,19 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.metrics import f1_score
 from tqdm import tqdm
 
-from ..checkpoint import build_model, save_checkpoint
 from ..classifier import pick_device
 from ..config import GenreConfig
 from ..features import relative_db
-from ..model import CRNN, count_parameters
+from ..models.checkpoint import save_checkpoint
+from ..models.crnn import CRNN, count_parameters
+from ..models.registry import build_model
 from ..windows import plan_windows
-from .data import DEFAULT_CACHE, Recording, build_cache, read_manifest
+from .common import data_summary, smoothed_targets, soft_cross_entropy, start_run
+from .data import DEFAULT_CACHE, Recording, build_cache
+from .distill import teacher_windows
 
 log = logging.getLogger("genre_core.train")
 
@@ -63,12 +65,6 @@ class TrainSettings:
     teacher: str = ""
     #: The teacher's share of each target; the rest is the label-smoothed genre.
     distill_weight: float = 0.7
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 class WeightAverage:
@@ -140,21 +136,10 @@ def spec_augment(batch: torch.Tensor, s: TrainSettings, fill: torch.Tensor) -> t
     return batch
 
 
-def smoothed_targets(classes: np.ndarray, n_classes: int, smoothing: float) -> torch.Tensor:
-    """One-hot targets with label smoothing, as floats mixup can blend."""
-    y = F.one_hot(torch.from_numpy(classes), n_classes).float()
-    return y * (1 - smoothing) + smoothing / n_classes
-
-
 def distilled_targets(hard: torch.Tensor, teacher: torch.Tensor, weight: float) -> torch.Tensor:
     """`weight` of the teacher's probabilities plus the hard target; the hard one alone where the teacher has none."""
     blended = weight * teacher + (1.0 - weight) * hard
     return torch.where(torch.isnan(teacher), hard, blended)
-
-
-def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy against soft (smoothed or mixed) targets, averaged over the batch."""
-    return torch.sum(-targets * F.log_softmax(logits, dim=-1), dim=-1).mean()
 
 
 def band_statistics(spectra: list[np.ndarray], frames: int, top_db: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -224,8 +209,6 @@ def train(
         time_scale += [float(next(iter(variant.values())))] * len(train_recs)
     teacher = None
     if s.teacher:
-        from .distill import teacher_windows  # distill reads transfer's caches, and transfer imports this module
-
         teacher = teacher_windows(train_recs, s.teacher, labels)
     targets_arr = np.asarray(targets)
     valid_y = np.asarray([labels.index(r.genre) for r in valid_recs])
@@ -316,40 +299,8 @@ def train(
         "threads": torch.get_num_threads(),
         "parameters": count_parameters(model),
         "history": history,
-        "data": _data_summary(recs),
+        "data": data_summary(recs),
     }
     save_checkpoint(out, model.cpu(), config, metrics={}, training=summary)
     log.info("saved %s (best epoch %d, valid macro-F1 %.3f, %.1f min)", out, best["epoch"], best["f1"], minutes)
     return summary
-
-
-def start_run(
-    manifest: str | Path, out: Path, labels: tuple[str, ...], seed: int, threads: int
-) -> tuple[list[Recording], list[Recording], list[Recording]]:
-    """What every training run does first: seed, threads, a log beside `out`, the manifest and its splits."""
-    seed_everything(seed)
-    if threads:
-        torch.set_num_threads(threads)
-    _attach_log_file(out.with_suffix(".log"))
-    recs = read_manifest(manifest, labels)
-    train_recs = [r for r in recs if r.split == "train"]
-    valid_recs = [r for r in recs if r.split == "valid"]
-    log.info("train %d recordings, valid %d", len(train_recs), len(valid_recs))
-    return recs, train_recs, valid_recs
-
-
-def _data_summary(recs: list[Recording]) -> dict[str, Any]:
-    counts: dict[str, dict[str, int]] = {}
-    for r in recs:
-        counts.setdefault(r.split, {}).setdefault(r.genre, 0)
-        counts[r.split][r.genre] += 1
-    return {"recordings_per_split_and_genre": counts, "manifest_rows": len(recs)}
-
-
-def _attach_log_file(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path, mode="w")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-    log.addHandler(handler)
-    log.addHandler(logging.StreamHandler())
-    log.setLevel(logging.INFO)

@@ -1,9 +1,8 @@
 """Train the transfer CRNN: frozen musicnn front end, cached once; the rest trained on our data.
 
-1. Every window is cut, decoded and featurised by the app's own path
-   (`GenreClassifier.extract`), run once through the frozen musicnn front end,
-   and its `(561, 187)` output stored as float16 (train: a window every
-   `train_hop_s`; valid: the app's ten spread windows).
+1. Every window's frozen musicnn front-end output is cached (`frontend_cache.py`;
+   train: a window every `train_hop_s`; valid: the app's ten spread windows) and
+   gathered into a `WindowBank` (`bank.py`).
 2. Each epoch draws class-balanced windows and trains the mid end (when
    `finetune_midend`, at a lower learning rate, batch-norm statistics frozen)
    and the GRU head, with gain changes, mixup and step masking as augmentation.
@@ -11,14 +10,8 @@
    validation (`holdout.py`): the shipped run trains that many epochs and
    keeps the last; `select="best_valid"` keeps the best valid epoch instead.
 
-Every window's frozen musicnn output sits in a `WindowBank`; a run whose mid end
-stays frozen also reads the mid end's output from the bank, so it trains only the
-new layers and takes seconds per epoch instead of a minute.
-
-Gain augmentation works on the cached features exactly: musicnn's input is
-log10(1 + C·P), so a gain g maps it to log10(1 + g²·(10^x − 1)) before the front end.
-Because the front end is not linear, gain is rendered into the cache: half the
-training windows are cached at a random gain of ±`gain_db`.
+A run whose mid end stays frozen reads the mid end's output from the bank, so it
+trains only the new layers and takes seconds per epoch instead of a minute.
 """
 
 from __future__ import annotations
@@ -27,34 +20,28 @@ import copy
 import json
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile as sf
 import torch
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import f1_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from tqdm import tqdm
 
-from ..audio import load_audio
-from ..checkpoint import Checkpoint, build_model, save_checkpoint
 from ..classifier import GenreClassifier
 from ..config import GenreConfig, ModelConfig, musicnn_features
-from ..errors import GenreCoreError
-from ..model import count_parameters
-from ..musicnn import EMBED_CHANNELS, FRONTEND_CHANNELS, MusicnnCRNN
-from ..pretrained.convert import WEIGHTS_PATH, load_pretrained, sha256
-from .data import Recording, content_key
-from .styles import STYLES, StyleParams, draw, render
-from .train import _data_summary, smoothed_targets, soft_cross_entropy, start_run
+from ..models.checkpoint import Checkpoint, save_checkpoint
+from ..models.crnn import count_parameters
+from ..models.musicnn import EMBED_CHANNELS, MusicnnCRNN
+from ..models.pretrained.convert import WEIGHTS_PATH, load_pretrained, sha256
+from ..models.registry import build_model
+from .bank import WindowBank, bank_inputs, build_bank, track_probabilities, track_scores, window_logits
+from .common import data_summary, smoothed_targets, soft_cross_entropy, start_run
+from .frontend_cache import DEFAULT_CACHE, input_band_mean
 
 log = logging.getLogger("genre_core.train")
-DEFAULT_CACHE = Path(__file__).resolve().parents[2] / ".cache" / "musicnn"
 
 
 @dataclass
@@ -115,103 +102,6 @@ def new_model(config: GenreConfig) -> MusicnnCRNN:
     return model
 
 
-def apply_gain(features: torch.Tensor, gain_db: torch.Tensor) -> torch.Tensor:
-    """log10(1 + C·P) of windows played `gain_db` louder, exactly: C·P = 10^x − 1 scales by 10^(g/10)."""
-    scaled = torch.expm1(features * np.log(10.0)).clamp(min=0.0) * (10.0 ** (gain_db / 10.0)).reshape(-1, 1, 1)
-    return torch.log1p(scaled) / np.log(10.0)
-
-
-@torch.inference_mode()
-def frontend_cache(
-    recs: list[Recording],
-    classifier: GenreClassifier,
-    strategy: str,
-    hop_s: float,
-    gain_db: float,
-    cache_dir: Path,
-    seed: int,
-) -> list[np.ndarray]:
-    """Per recording `(windows, 561, 187)` float16 front-end outputs, computed at most once."""
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    settings = {
-        "features": asdict(classifier.config.features),
-        "strategy": strategy,
-        "hop": hop_s,
-        "gain": gain_db,
-        "seed": seed,
-        "weights": sha256(WEIGHTS_PATH),
-    }
-    model: MusicnnCRNN = classifier.model
-
-    def compute(i: int, rec: Recording) -> torch.Tensor:
-        try:
-            features = classifier.extract(rec.path, strategy, hop_s=hop_s)[2]
-        except GenreCoreError as exc:  # silent or unreadable: nothing to learn from
-            log.info("skipping %s: %s", rec.path.name, exc)
-            return torch.zeros(0, FRONTEND_CHANNELS, classifier.config.features.window_frames)
-        if gain_db > 0:
-            rng = np.random.default_rng([seed, i])
-            gains = torch.from_numpy(rng.uniform(-gain_db, gain_db, len(features)).astype(np.float32))
-            gains[::2] = 0.0  # every other window keeps the original level
-            features = apply_gain(features, gains)
-        return model.musicnn.frontend(features)
-
-    return [
-        _cached(cache_dir / f"{content_key(rec.path, settings)}.npy", lambda i=i, rec=rec: compute(i, rec))
-        for i, rec in enumerate(tqdm(recs, desc=f"musicnn front end ({strategy})"))
-    ]
-
-
-def _cached(target: Path, compute: Callable[[], torch.Tensor]) -> np.ndarray:
-    """`compute()` as float16, stored at `target` the first time (written beside, then renamed)."""
-    if not target.exists():
-        tmp = target.with_suffix(".tmp.npy")
-        np.save(tmp, compute().numpy().astype(np.float16))
-        tmp.rename(target)
-    return np.load(target)
-
-
-@torch.inference_mode()
-def style_cache(
-    recs: list[Recording], classifier: GenreClassifier, styles: tuple[str, ...], cache_dir: Path, seed: int
-) -> list[tuple[str, np.ndarray]]:
-    """Per recording, one recording-style copy's front-end output (a window every 3 s), computed at most once.
-
-    Recording i gets `STYLES[i % 3]`, so each chain covers a third of every genre and can be
-    measured on its own; a recording whose chain is not in `styles` gets no copy. The copy is
-    rendered as a file (an MP3 for the mp3 chain) and read back by the app's own decoder.
-    """
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    model: MusicnnCRNN = classifier.model
-    empty = np.zeros((0, FRONTEND_CHANNELS, classifier.config.features.window_frames), np.float16)
-    out = []
-    for i, rec in enumerate(tqdm(recs, desc="musicnn front end (recording styles)")):
-        style = STYLES[i % len(STYLES)]
-        if style not in styles:
-            out.append((style, empty))
-            continue
-        params = draw(style, np.random.default_rng([seed, i, 7]))
-        key = {"features": asdict(classifier.config.features), "style": asdict(params), "weights": sha256(WEIGHTS_PATH)}
-
-        def compute(rec: Recording = rec, params: StyleParams = params) -> torch.Tensor:
-            rate = sf.info(str(rec.path)).samplerate
-            try:
-                audio = render(load_audio(rec.path, rate), rate, params)
-                features = classifier.extract(audio, "timeline", hop_s=3.0)[2]
-            except GenreCoreError as exc:
-                log.info("skipping %s: %s", rec.path.name, exc)
-                return torch.from_numpy(empty)
-            return model.musicnn.frontend(features)
-
-        out.append((style, _cached(cache_dir / f"{content_key(rec.path, key)}.npy", compute)))
-    return out
-
-
-def head_from_front(model: MusicnnCRNN, front: torch.Tensor) -> torch.Tensor:
-    """Mid end, back end and genre paths on cached front-end outputs."""
-    return model.forward_embed(model.musicnn.midend(front))
-
-
 def mask_frames(front: torch.Tensor, masks: int, width: int, rng: np.random.Generator) -> torch.Tensor:
     """SpecAugment's time masks, on the front-end output: spans of up to `width` frames set to the window's mean."""
     front = front.clone()
@@ -222,155 +112,6 @@ def mask_frames(front: torch.Tensor, masks: int, width: int, rng: np.random.Gene
             t0 = int(rng.integers(0, frames - w + 1))
             front[i, :, t0 : t0 + w] = front[i].mean(dim=1, keepdim=True)
     return front
-
-
-@torch.inference_mode()
-def input_band_mean(recs: list[Recording], classifier: GenreClassifier) -> torch.Tensor:
-    """Mean model input per mel band over the recordings' spread windows: the occlusion map's "nothing special"."""
-    total = torch.zeros(classifier.config.features.n_mels)
-    count = 0
-    for rec in recs:
-        try:
-            features = classifier.extract(rec.path, "spread")[2]
-        except GenreCoreError:
-            continue
-        total += features.sum(dim=(0, 2))
-        count += features.shape[0] * features.shape[2]
-    return total / max(count, 1)
-
-
-@dataclass
-class WindowBank:
-    """Every cached window of the train and valid recordings, and where it came from.
-
-    Training draws from the train split's windows; scoring averages a recording's
-    `scored` windows (valid: the app's ten spread windows; train: every other window,
-    those at the recording's own level, i.e. one every 3 s), so any recording of train
-    or valid can be scored by a run that did not train on it.
-    """
-
-    recs: list[Recording]
-    labels: tuple[str, ...]
-    y: np.ndarray  # (recordings,) genre index
-    rec: np.ndarray  # (windows,) index into recs
-    style: np.ndarray  # (windows,) "" as recorded, else the recording-style chain it went through
-    gained: np.ndarray  # (windows,) cached at a random gain
-    scored: np.ndarray  # (windows,) one of its recording's track-level windows
-    steps: np.ndarray  # (windows, steps, 753) float16: the frozen mid end's output, pooled into GRU steps
-    penultimate: np.ndarray  # (windows, 200) float32: the frozen pretrained penultimate layer
-    front: np.ndarray | None  # (windows, 561, frames) float16: kept only when the mid end is fine-tuned
-
-    def recordings(self, split: str | None = None, source: str | None = None) -> np.ndarray:
-        return np.asarray(
-            [
-                i
-                for i, r in enumerate(self.recs)
-                if (split is None or r.split == split) and (source is None or r.source == source)
-            ],
-            dtype=int,
-        )
-
-    def training_windows(self, s: TransferSettings, without_source: str | None = None) -> np.ndarray:
-        """The train split's windows a run with settings `s` learns from, leaving out one source if asked."""
-        split = np.asarray([r.split for r in self.recs])[self.rec]
-        source = np.asarray([r.source for r in self.recs])[self.rec]
-        keep = (split == "train") & (source != without_source)
-        keep &= (self.style == "") | np.isin(self.style, list(s.styles))
-        if not s.use_gained:
-            keep &= ~self.gained
-        return np.flatnonzero(keep)
-
-
-def build_bank(
-    recs: list[Recording],
-    classifier: GenreClassifier,
-    s: TransferSettings,
-    cache_dir: Path,
-    keep_front: bool,
-) -> WindowBank:
-    """Front-end caches of the train and valid recordings (and their recording-style copies) → one bank."""
-    model: MusicnnCRNN = classifier.model
-    train = [r for r in recs if r.split == "train"]
-    valid = [r for r in recs if r.split == "valid"]
-    blocks: list[tuple[int, str, np.ndarray, np.ndarray, np.ndarray]] = []  # rec, style, front, gained, scored
-    for i, front in enumerate(
-        frontend_cache(train, classifier, "timeline", s.train_hop_s, s.gain_db, cache_dir, s.seed)
-    ):
-        odd = np.arange(len(front)) % 2 == 1
-        blocks.append((i, "", front, odd & (s.gain_db > 0), ~odd))
-    for i, (style, front) in enumerate(style_cache(train, classifier, s.styles, cache_dir, s.seed) if s.styles else []):
-        blocks.append((i, style, front, np.zeros(len(front), bool), np.zeros(len(front), bool)))
-    for i, front in enumerate(frontend_cache(valid, classifier, "spread", 3.0, 0.0, cache_dir, s.seed)):
-        blocks.append((len(train) + i, "", front, np.zeros(len(front), bool), np.ones(len(front), bool)))
-    blocks = [b for b in blocks if len(b[2])]
-    total = sum(len(b[2]) for b in blocks)
-    n_steps = -(-blocks[0][2].shape[-1] // model.cfg.step_pool)
-    steps = np.empty((total, n_steps, EMBED_CHANNELS), np.float16)
-    penultimate = np.empty((total, 200), np.float32)
-    front_all = np.empty((total, *blocks[0][2].shape[1:]), np.float16) if keep_front else None
-    at = 0
-    with torch.inference_mode():
-        for _, _, front, _, _ in tqdm(blocks, desc="frozen mid end"):
-            embed = model.musicnn.midend(torch.from_numpy(front).float())
-            steps[at : at + len(front)] = model.steps(embed).numpy()
-            penultimate[at : at + len(front)] = model.musicnn.penultimate(embed).numpy()
-            if front_all is not None:
-                front_all[at : at + len(front)] = front
-            at += len(front)
-    ordered = train + valid
-    return WindowBank(
-        recs=ordered,
-        labels=classifier.labels,
-        y=np.asarray([classifier.labels.index(r.genre) for r in ordered]),
-        rec=np.concatenate([np.full(len(b[2]), b[0]) for b in blocks]),
-        style=np.concatenate([np.full(len(b[2]), b[1], dtype=object) for b in blocks]).astype(str),
-        gained=np.concatenate([b[3] for b in blocks]),
-        scored=np.concatenate([b[4] for b in blocks]),
-        steps=steps,
-        penultimate=penultimate,
-        front=front_all,
-    )
-
-
-def _inputs(bank: WindowBank, idx: np.ndarray, finetune: bool) -> tuple[torch.Tensor, ...]:
-    if finetune:
-        assert bank.front is not None, "a fine-tuned mid end needs the bank's front-end outputs"
-        return (torch.from_numpy(bank.front[idx]).float(),)
-    return torch.from_numpy(bank.steps[idx]).float(), torch.from_numpy(bank.penultimate[idx])
-
-
-def _logits(model: MusicnnCRNN, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
-    """Genre logits from a fine-tuned run's front-end output, or a frozen run's cached steps and penultimate."""
-    return head_from_front(model, inputs[0]) if len(inputs) == 1 else model.combine(*inputs)
-
-
-@torch.inference_mode()
-def track_probabilities(
-    model: MusicnnCRNN, bank: WindowBank, recordings: np.ndarray, finetune: bool, batch: int = 256
-) -> np.ndarray:
-    """Mean window probability of each recording (softmax at temperature 1), over its scored windows."""
-    model.eval()
-    position = np.full(len(bank.recs), -1)
-    position[recordings] = np.arange(len(recordings))
-    idx = np.flatnonzero(bank.scored & (position[bank.rec] >= 0))
-    sums = np.zeros((len(recordings), len(model.head[-1].bias)))
-    counts = np.zeros(len(recordings))
-    for start in range(0, len(idx), batch):
-        chunk = idx[start : start + batch]
-        probs = torch.softmax(_logits(model, _inputs(bank, chunk, finetune)), dim=-1).numpy()
-        np.add.at(sums, position[bank.rec[chunk]], probs)
-        np.add.at(counts, position[bank.rec[chunk]], 1)
-    return sums / np.maximum(counts, 1)[:, None]
-
-
-def track_scores(y: np.ndarray, probs: np.ndarray) -> dict[str, float]:
-    """Accuracy and macro-F1 over the genres the recordings have (a source may lack some)."""
-    pred = probs.argmax(1)
-    present = sorted(set(y.tolist()))
-    return {
-        "acc": float((pred == y).mean()),
-        "macro_f1": float(f1_score(y, pred, labels=present, average="macro", zero_division=0)),
-    }
 
 
 def fit(
@@ -432,7 +173,7 @@ def fit(
         losses = []
         for start in range(0, len(order), s.batch_size):
             idx = np.sort(order[start : start + s.batch_size])
-            inputs = list(_inputs(bank, idx, finetune))
+            inputs = list(bank_inputs(bank, idx, finetune))
             if s.frame_masks:  # time masks on the front-end output, or on the steps of a frozen run
                 x = inputs[0] if finetune else inputs[0].transpose(1, 2)
                 x = mask_frames(x, s.frame_masks, mask_width, rng)
@@ -443,7 +184,7 @@ def fit(
                 perm = torch.from_numpy(rng.permutation(len(idx)))
                 inputs = [lam * x + (1 - lam) * x[perm] for x in inputs]
                 y = lam * y + (1 - lam) * y[perm]
-            loss = soft_cross_entropy(_logits(model, tuple(inputs)), y)
+            loss = soft_cross_entropy(window_logits(model, tuple(inputs)), y)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -551,7 +292,7 @@ def train_transfer(
         "training_windows": int(len(train_idx)),
         "pretrained": {"weights": WEIGHTS_PATH.name, "sha256": sha256(WEIGHTS_PATH)},
         "history": history,
-        "data": _data_summary(recs),
+        "data": data_summary(recs),
         **(extra_training or {}),
     }
     save_checkpoint(out, model, config, metrics={}, training=summary)

@@ -15,8 +15,8 @@ import numpy as np
 import streamlit as st
 
 from genre_core import GenreClassifier, Prediction
-from genre_core.checkpoint import DEFAULT_MODEL, MODEL_TITLES, SHIPPED_MODELS
 from genre_core.explain import occlusion_saliency
+from genre_core.models.registry import DEFAULT_MODEL, MODEL_TITLES, SHIPPED_MODELS
 from genre_core.preview import Envelope, waveform_envelope
 
 AGGREGATION_HELP = {

@@ -1,6 +1,6 @@
 """Map the TensorFlow MSD_musicnn variables onto the PyTorch port and save them.
 
-    python -m genre_core.pretrained.convert msd_musicnn_tf.npz --wheel musicnn-0.1.0-py3-none-any.whl
+    python -m genre_core convert-musicnn msd_musicnn_tf.npz --wheel musicnn-0.1.0-py3-none-any.whl
 
 TensorFlow names layers by creation order (`conv2d_3`, `batch_normalization_7`);
 the table below is that order in `musicnn/models.py: build_musicnn`.
@@ -8,7 +8,6 @@ the table below is that order in `musicnn/models.py: build_musicnn`.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import torch
 
 from ..musicnn import Musicnn
 
-WEIGHTS_PATH = Path(__file__).resolve().parents[2] / "models" / "msd_musicnn.pt"
+WEIGHTS_PATH = Path(__file__).resolve().parents[3] / "models" / "msd_musicnn.pt"
 
 #: TensorFlow layer → PyTorch module, in the original graph's creation order.
 LAYERS: tuple[tuple[str, str], ...] = (
@@ -99,33 +98,24 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("export", type=Path, help="msd_musicnn_tf.npz written by export_tf.py")
-    parser.add_argument("--wheel", type=Path, required=True, help="the musicnn-0.1.0 wheel it came from")
-    parser.add_argument("--out", type=Path, default=WEIGHTS_PATH)
-    args = parser.parse_args(argv)
-    state = state_dict_from_tf(read_tf_export(args.export))
+def convert(export: Path, wheel: Path, out: Path = WEIGHTS_PATH) -> int:
+    """Write the converted state dict and its provenance to `out`; returns the number of weights."""
+    state = state_dict_from_tf(read_tf_export(export))
     count = sum(v.numel() for k, v in state.items() if not k.endswith("num_batches_tracked"))
     provenance = {
         "model": "MSD_musicnn (Pons & Serra, ISMIR 2019 LBD), trained on the Million Song Dataset top-50 tags",
-        "source": args.wheel.name,
-        "source_sha256": sha256(args.wheel),
+        "source": wheel.name,
+        "source_sha256": sha256(wheel),
         "checkpoint_path_in_wheel": "musicnn/MSD_musicnn/",
         "licence": "ISC, Copyright (c) Music Technology Group, Universitat Pompeu Fabra 2019",
         "weights": count,
-        "converted_by": "python -m genre_core.pretrained.convert (see models/MUSICNN_NOTICE.md)",
+        "converted_by": "python -m genre_core convert-musicnn (see models/MUSICNN_NOTICE.md)",
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"state_dict": state, "provenance": provenance}, args.out)
-    print(f"{count} weights -> {args.out}")
-    return 0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"state_dict": state, "provenance": provenance}, out)
+    return count
 
 
 def load_pretrained(path: Path = WEIGHTS_PATH) -> dict[str, torch.Tensor]:
     """The converted state dict of `Musicnn` (weights only; never runs code)."""
     return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -7,7 +7,7 @@ runtime and CI never import TensorFlow. It writes two numpy files:
 - a parity fixture: one real input patch and the original graph's front-end,
   mid-end, pooled, penultimate and tag outputs for it (`tests/data/musicnn_parity.npz`).
 
-    TF_USE_LEGACY_KERAS=1 /tmp/tfenv/bin/python genre_core/pretrained/export_tf.py WHEEL_DIR OUT_DIR
+    TF_USE_LEGACY_KERAS=1 /tmp/tfenv/bin/python genre_core/models/pretrained/export_tf.py WHEEL_DIR OUT_DIR
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 
 #: Frames of the 187-frame patch kept in the fixture: both padded edges and a sample of the middle.
 FIXTURE_FRAMES = np.array(sorted({*range(0, 4), *range(183, 187), *range(0, 187, 9)}))
-FIXTURE_CLIP = Path(__file__).resolve().parents[2] / "tests" / "data" / "jazz.ogg"
+FIXTURE_CLIP = Path(__file__).resolve().parents[3] / "tests" / "data" / "jazz.ogg"
 
 
 def input_patch(path: Path) -> np.ndarray:

@@ -20,19 +20,28 @@ import json
 import logging
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from torch import nn
 
-from .config import RUNTIMES
-from .errors import CheckpointError
-
-if TYPE_CHECKING:
-    from .checkpoint import Checkpoint
+from ..config import RUNTIMES, GenreConfig
+from ..errors import CheckpointError
 
 log = logging.getLogger("genre_core.runtime")
+
+
+class Exportable(Protocol):
+    """What exporting and opening an export need of a checkpoint (`models.checkpoint.Checkpoint` is one).
+
+    A structural type, so this module never imports the checkpoint format that saves through it.
+    """
+
+    model: nn.Module
+    config: GenreConfig
+    path: Path | None
+
 
 OPSET = 17
 FINGERPRINT_KEY = "genre_core_fingerprint"
@@ -58,13 +67,13 @@ class _Exported(nn.Module):
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
-        self.with_tags = hasattr(model, "forward_with_tags")
+        self.with_tags = bool(model.tag_labels)
 
     def forward(self, features: torch.Tensor) -> Any:
         return self.model.forward_with_tags(features) if self.with_tags else self.model(features)
 
 
-def export_onnx(checkpoint: Checkpoint, target: str | Path) -> Path:
+def export_onnx(checkpoint: Exportable, target: str | Path) -> Path:
     """Export `checkpoint`'s inference network to `target` (written beside, then renamed)."""
     import onnx
 
@@ -117,7 +126,7 @@ class OnnxModel:
         return outputs[0], (outputs[1] if self.with_tags else None)
 
 
-def open_runtime(checkpoint: Checkpoint, runtime: str, device: torch.device) -> OnnxModel | None:
+def open_runtime(checkpoint: Exportable, runtime: str, device: torch.device) -> OnnxModel | None:
     """The ONNX session to run `checkpoint` with, or None for PyTorch.
 
     `auto`: ONNX Runtime on a CPU when the export is there and current, else PyTorch;
@@ -136,7 +145,7 @@ def open_runtime(checkpoint: Checkpoint, runtime: str, device: torch.device) -> 
     return None
 
 
-def _open_current(checkpoint: Checkpoint) -> tuple[OnnxModel | None, str]:
+def _open_current(checkpoint: Exportable) -> tuple[OnnxModel | None, str]:
     """A session over the checkpoint's export if it is there and made from these weights, else why not."""
     if checkpoint.path is None:
         return None, "the model was not loaded from a file, so it has no export"
@@ -154,6 +163,19 @@ def _open_current(checkpoint: Checkpoint) -> tuple[OnnxModel | None, str]:
     return model, ""
 
 
-def export_problem(checkpoint: Checkpoint) -> str | None:
+def export_problem(checkpoint: Exportable) -> str | None:
     """Why `checkpoint` cannot run through its export (missing, unreadable, stale), or None when it can."""
     return _open_current(checkpoint)[1] or None
+
+
+def refresh_export(checkpoint: Exportable, logger: logging.Logger = log) -> Path | None:
+    """Write `checkpoint`'s ONNX export unless a current one is there; None when the exporter is missing."""
+    if checkpoint.path is None:
+        raise ValueError("only a checkpoint saved to a file has an export beside it")
+    if export_problem(checkpoint) is None:
+        return onnx_path(checkpoint.path)
+    try:
+        return export_onnx(checkpoint, onnx_path(checkpoint.path))
+    except ImportError as exc:
+        logger.warning("no ONNX export for %s (%s): it will run with PyTorch", checkpoint.path, exc)
+        return None

@@ -16,35 +16,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from .config import GenreConfig
-from .errors import CheckpointError
-from .model import CRNN
-from .musicnn import MusicnnCRNN
+from ..config import GenreConfig
+from ..errors import CheckpointError
+from .onnx import refresh_export
+from .registry import SHIPPED_MODELS, build_model, resolve_model
 
 log = logging.getLogger("genre_core.checkpoint")
 FORMAT_VERSION = 1
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-#: Each network family enters here and nowhere else: `ModelConfig.family` → class.
-MODEL_FAMILIES: dict[str, type[nn.Module]] = {"crnn": CRNN, "musicnn_crnn": MusicnnCRNN}
-#: The models that ship in `models/`, by the name the sidebar and `--model` use.
-SHIPPED_MODELS: dict[str, Path] = {
-    "musicnn_crnn": MODELS_DIR / "genre_musicnn_crnn.pt",
-    "crnn": MODELS_DIR / "genre_crnn.pt",
-}
-#: The shipped model with the better valid macro-F1 (a test keeps this true).
-DEFAULT_MODEL = "musicnn_crnn"
-DEFAULT_MODEL_PATH = SHIPPED_MODELS[DEFAULT_MODEL]
-MODEL_TITLES = {
-    "musicnn_crnn": "Transfer CRNN (pretrained musicnn front end)",
-    "crnn": "Fast CRNN (distilled from the transfer CRNN)",
-}
-
-
-def resolve_model(model: str | Path | None) -> Path:
-    """A shipped model's name, a checkpoint path, or None for the default → a path."""
-    if model is None:
-        return DEFAULT_MODEL_PATH
-    return SHIPPED_MODELS.get(str(model), Path(model))
 
 
 @dataclass
@@ -62,13 +40,6 @@ class Checkpoint:
     @property
     def labels(self) -> tuple[str, ...]:
         return self.config.labels
-
-
-def build_model(config: GenreConfig) -> nn.Module:
-    family = MODEL_FAMILIES.get(config.model.family)
-    if family is None:
-        raise ValueError(f"unknown model family '{config.model.family}' (known: {sorted(MODEL_FAMILIES)})")
-    return family(config.model, n_mels=config.features.n_mels, n_classes=len(config.labels))
 
 
 def save_checkpoint(
@@ -96,21 +67,8 @@ def save_checkpoint(
     torch.save(payload, partial)
     os.replace(partial, path)
     if export:
-        refresh_export(Checkpoint(model, config, path=path))
+        refresh_export(Checkpoint(model, config, path=path), log)
     return path
-
-
-def refresh_export(checkpoint: Checkpoint) -> Path | None:
-    """Write `checkpoint`'s ONNX export unless a current one is there; None when the exporter is missing."""
-    from .runtime import export_onnx, export_problem, onnx_path
-
-    if export_problem(checkpoint) is None:
-        return onnx_path(checkpoint.path)
-    try:
-        return export_onnx(checkpoint, onnx_path(checkpoint.path))
-    except ImportError as exc:
-        log.warning("no ONNX export for %s (%s): it will run with PyTorch", checkpoint.path, exc)
-        return None
 
 
 def load_checkpoint(path: str | Path | None = None) -> Checkpoint:

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import ModelConfig
+from ..config import ModelConfig
 
 #: The 50 MSD last.fm tags, in the order of the pretrained head's outputs.
 MSD_TAGS: tuple[str, ...] = (

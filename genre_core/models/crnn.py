@@ -12,7 +12,7 @@ import math
 import torch
 from torch import nn
 
-from .config import ModelConfig
+from ..config import ModelConfig
 
 
 def _conv_block(c_in: int, c_out: int, pool: tuple[int, int]) -> nn.Sequential:
@@ -26,6 +26,11 @@ def _conv_block(c_in: int, c_out: int, pool: tuple[int, int]) -> nn.Sequential:
 
 class CRNN(nn.Module):
     """`(batch, n_mels, frames)` log-mel dB → `(batch, n_classes)` logits."""
+
+    #: No tag head: only genres.
+    tag_labels: tuple[str, ...] = ()
+    #: Occlusion patch and stride (mel bands, frames) for 128 bands × 130 frames.
+    saliency_grid: tuple[tuple[int, int], tuple[int, int]] = ((16, 10), (8, 5))
 
     def __init__(self, cfg: ModelConfig, n_mels: int, n_classes: int) -> None:
         super().__init__()
@@ -71,6 +76,11 @@ class CRNN(nn.Module):
 
     def for_inference(self) -> CRNN:
         return for_inference(self)
+
+    def forward_with_tags(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Genre logits and an empty tag matrix: the family has no tag head."""
+        logits = self(x)
+        return logits, logits.new_zeros(logits.shape[0], 0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         seq, _ = self.gru(self.embed(x))

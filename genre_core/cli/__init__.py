@@ -1,0 +1,63 @@
+"""`python -m genre_core predict|tag|write-tags|train|evaluate|bench|...` — a thin shell over the library.
+
+Each command lives in its own module with `add_parser(subparsers)` and `run(args)`; `run`
+translates the parsed options into typed library calls and imports the library only then,
+so `--help` and `predict` never load training code.
+
+Exit codes: 0 all files classified, 1 some failed (the rest are still
+reported), 2 usage errors. Errors are one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from ..errors import GenreCoreError, UsageError
+
+#: Command name → the module (in this package) that implements it, in the order `--help` lists them.
+COMMANDS: dict[str, str] = {
+    "predict": "predict",
+    "train": "train",
+    "train-transfer": "train_transfer",
+    "holdout": "holdout",
+    "evaluate": "evaluate",
+    "explain": "explain",
+    "calibrate": "calibrate",
+    "tag": "tag",
+    "write-tags": "write_tags",
+    "report": "report",
+    "export": "export",
+    "bench": "bench",
+    "convert-musicnn": "convert_musicnn",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m genre_core", description="Music genre classification.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, module in COMMANDS.items():
+        importlib.import_module(f"{__name__}.{module}").add_parser(sub, name)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "top_k", 1) < 1:
+        parser.error("--top-k must be at least 1")
+    try:
+        return args.run(args)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except GenreCoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,103 @@
+"""`write-tags`: write a tag table's genres into the files' own tags (dry run unless --apply; undoable)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..errors import UsageError
+from .options import add_write_options
+
+
+def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
+    w = sub.add_parser(
+        name,
+        help="write a tag table's genres into the files' own tags (dry run unless --apply; undoable)",
+    )
+    w.add_argument("table", nargs="?", help="the Parquet/CSV made by `tag`")
+    w.add_argument("--undo", default=None, metavar="JOURNAL", help="restore the genres a journal recorded")
+    w.add_argument("--model", default=None, help="the checkpoint that made the table, for its threshold")
+    add_write_options(w)
+    w.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..tag_journal import Journal, undo
+
+    if args.undo:
+        results = undo(Journal(args.undo))
+        if args.format == "json":
+            print(json.dumps([vars(r) for r in results], indent=2, ensure_ascii=False))
+        else:
+            for r in results:
+                print(f"{r.action:<10}  {r.path}: {r.reason}")
+            counts = {a: sum(r.action == a for r in results) for a in ("restored", "unchanged", "skip", "failed")}
+            print("undo: " + ", ".join(f"{n} {a}" for a, n in counts.items()))
+        return 1 if any(r.action == "failed" for r in results) else 0
+    if not args.table:
+        raise UsageError("give the table made by `python -m genre_core tag` (or --undo JOURNAL)")
+    if not Path(args.table).is_file():
+        raise UsageError(f"'{args.table}' does not exist")
+    return write_tags_from_table(Path(args.table), args)
+
+
+def write_tags_from_table(table_path: Path, args: argparse.Namespace, tag_summary: dict | None = None) -> int:
+    """Plan (and with --apply, write) the genres of a tag table; print the plan and how to undo it.
+
+    `tag_summary`: what `tag` just did; in JSON it leads the same document, so a script reads one.
+    """
+    from ..tag_journal import Journal, default_journal
+    from ..tagging import read_table
+    from ..write_tags import apply_plan, plan_lines, plan_table, refresh_table, summarise
+    from ..write_thresholds import thresholds_for
+
+    table = read_table(table_path)
+    thresholds = thresholds_for(
+        table, args.model, args.min_probability, args.max_genres, args.secondary_min_probability
+    )
+    planned = plan_table(table, thresholds, args.overwrite, args.mode, args.max_genres)
+    journal = Journal(args.journal or default_journal(table_path))
+    completed = True
+    if args.apply:
+        completed = apply_plan(planned, journal)
+        refresh_table(table_path, table, planned)
+    summary = summarise(planned)
+    undo_command = f"python -m genre_core write-tags --undo {journal.path}"
+    if args.format == "json":
+        report = {
+            **({"tag": tag_summary} if tag_summary is not None else {}),
+            "applied": args.apply,
+            "completed": completed,
+            "thresholds": {m: vars(t) for m, t in thresholds.items()},
+            "summary": summary,
+            "journal": str(journal.path) if args.apply else None,
+            "files": [p.to_dict() for p in planned],
+        }
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        print("\n".join(plan_lines(planned)))
+        for t in set(thresholds.values()):
+            measured = ""
+            if t.valid_precision is not None and t.valid_coverage is not None:
+                measured = f"; on valid, written genres were right {t.valid_precision:.1%} of the time, for "
+                measured += f"{t.valid_coverage:.0%} of songs"
+            print(f"threshold: p >= {t.min_probability:.2f} ({t.source}{measured})")
+            if args.max_genres > 1 and t.secondary_min_probability is not None:
+                source = f" ({t.secondary_source})" if t.secondary_source else ""
+                more = f"up to {args.max_genres - 1} more where p >= {t.secondary_min_probability:.2f}"
+                print(f"secondary genres: {more}{source}")
+        in_place = [p.path for p in planned if p.in_place]
+        if in_place:
+            print(f"{len(in_place)} hard-linked file(s) written in place, so every link sees the new genres:")
+            print("\n".join(f"  {path}" for path in in_place))
+        counts = ", ".join(f"{n} {a}" for a, n in summary.items())
+        if not args.apply:
+            print(f"dry run: {counts}. Nothing was changed; add --apply to write.")
+        else:
+            print(f"{counts}. Journal: {journal.path}\nundo: {undo_command}")
+            if not completed:
+                print("interrupted: the files not written are as they were; the journal is complete.")
+    if not completed:
+        return 130
+    return 1 if summary.get("failed") else 0

@@ -1,0 +1,132 @@
+"""How sure a genre must be to be written: measured thresholds from the checkpoint, given ones from the user.
+
+`calibrate` stores each model's thresholds (first genre; second and third genres) chosen on
+the valid split; `write-tags` and the beets plugin combine them with given numbers through
+the same two functions, so the rules cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import UsageError
+from .models.checkpoint import load_checkpoint
+from .models.registry import SHIPPED_MODELS, resolve_model
+from .tagging import model_id
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """The probability a genre must reach to be written, and where that number comes from."""
+
+    min_probability: float
+    source: str
+    valid_precision: float | None = None
+    valid_coverage: float | None = None
+    #: A second or third genre is written where its own probability reaches this (None: no measured rule).
+    secondary_min_probability: float | None = None
+    secondary_source: str = ""
+
+
+def measured_threshold(model: str | Path | None) -> Threshold | None:
+    """The write threshold stored in a checkpoint by `calibrate`, or None if it has none."""
+    path = resolve_model(model)
+    measured = load_checkpoint(path).calibration.get("tag_threshold") or {}
+    if measured.get("min_probability") is None:
+        return None
+    secondary = measured.get("secondary") or {}
+    return Threshold(
+        float(measured["min_probability"]),
+        f"{path.name}: chosen for {measured['target_precision']:.0%} precision on valid",
+        measured["valid"]["precision"],
+        measured["valid"]["coverage"],
+        secondary.get("min_probability"),
+        f"{path.name}: chosen for {secondary['target_precision']:.0%} secondary precision on valid"
+        if secondary.get("min_probability") is not None
+        else "",
+    )
+
+
+def model_thresholds(model: str | None) -> dict[str, Threshold]:
+    """model_id → its measured write threshold, for `model` or for every shipped model."""
+    paths = [resolve_model(model)] if model else list(SHIPPED_MODELS.values())
+    found = {}
+    for path in paths:
+        if path.is_file() and (threshold := measured_threshold(path)) is not None:
+            found[model_id(path)] = threshold
+    return found
+
+
+def thresholds_for(
+    table: pd.DataFrame,
+    model: str | None,
+    min_probability: float | None,
+    max_genres: int = 1,
+    secondary_min_probability: float | None = None,
+) -> dict[str, Threshold]:
+    """The threshold of each model that classified rows of `table`; given numbers override them all."""
+    ids = {str(m) for m in table.get("model_id", pd.Series(dtype=str)).dropna().unique()}
+    if max_genres < 1:
+        raise UsageError("--max-genres must be at least 1")
+    for name, value in (
+        ("--min-probability", min_probability),
+        ("--secondary-min-probability", secondary_min_probability),
+    ):
+        if value is not None and not 0 <= value <= 1:
+            raise UsageError(f"{name} must be between 0 and 1")
+    if min_probability is None:
+        known = _measured_thresholds(ids, model)
+    else:  # the measured ones are read only for what a given threshold leaves open: the secondary one
+        known = model_thresholds(model) if max_genres > 1 and secondary_min_probability is None else {}
+    combined = {m: combine_thresholds(known.get(m), min_probability, secondary_min_probability) for m in ids}
+    found = {m: t for m, t in combined.items() if t is not None}
+    if found:
+        require_secondary(found.values(), max_genres)
+    return found
+
+
+def combine_thresholds(
+    measured: Threshold | None, min_probability: float | None, secondary_min_probability: float | None
+) -> Threshold | None:
+    """Given thresholds over a model's measured ones (a given first-genre one keeps the measured secondary one).
+
+    None when there is no first-genre threshold at all. Shared by `write-tags` and the beets plugin.
+    """
+    if min_probability is None and measured is None:
+        return None
+    threshold = measured
+    if min_probability is not None:
+        threshold = Threshold(
+            min_probability,
+            "given",
+            secondary_min_probability=measured.secondary_min_probability if measured else None,
+            secondary_source=measured.secondary_source if measured else "",
+        )
+    if secondary_min_probability is not None:
+        threshold = replace(threshold, secondary_min_probability=secondary_min_probability, secondary_source="given")
+    return threshold
+
+
+def require_secondary(thresholds: Iterable[Threshold], max_genres: int) -> None:
+    """More than one genre needs a secondary threshold, measured or given."""
+    if max_genres > 1 and all(t.secondary_min_probability is None for t in thresholds):
+        raise UsageError(
+            "no measured rule for secondary genres: `calibrate` found no probability at which a second genre is "
+            "right often enough on valid for this model (see the model card). Pass --secondary-min-probability "
+            "to choose one yourself, or leave --max-genres at 1."
+        )
+
+
+def _measured_thresholds(ids: set[str], model: str | None) -> dict[str, Threshold]:
+    known = model_thresholds(model)
+    if ids and not ids & known.keys():
+        raise UsageError(
+            "no write threshold for the model that made this table: either `calibrate` found no probability at "
+            "which its genres are right 90 % of the time on valid (the from-scratch crnn), or the table came from "
+            "another checkpoint (--model PATH). Pass --min-probability to choose one yourself."
+        )
+    return {m: known[m] for m in ids if m in known}
