@@ -3,7 +3,8 @@
 The shipped genre_core model listens to the file (ten 3-s windows, mean of the
 calibrated window probabilities) and the genre is set only where the
 probability reaches the model's measured threshold (written genres right at
-least 90 % of the time on the valid split), through beets, so the database
+least 90 % of the time on the valid split) and the model does not judge the
+song to be none of its ten genres (its open-set verdict), through beets, so the database
 and the file's tags agree. Genres go into beets 2.x's multi-valued `genres` field,
 which beets writes into the file as separate values. How they meet an item's
 existing genres is the `mode`, as in `write-tags`: `replace` (items that have genres
@@ -21,6 +22,7 @@ in beets' Python (`pip install -e .` in this repository does both):
         mode: replace          # replace | append | merge
         max_genres: 1          # also a second or third genre where the model is confident about it too
         secondary_min_probability: null  # null: the model's measured secondary threshold
+        include_other: no      # also set genres of items that sound like none of the ten genres
         auto: no               # also classify items as they are imported
 """
 
@@ -35,7 +37,7 @@ from beets.util import displayable_path, syspath
 
 from genre_core.errors import UsageError
 from genre_core.filetags import tag_name
-from genre_core.write_tags import MODES, decide, genres_to_write
+from genre_core.write_tags import MODES, decide, genres_to_write, held_back_as_other, other_reason
 from genre_core.write_thresholds import Threshold, combine_thresholds, measured_threshold, require_secondary
 
 #: beets 2.x keeps a multi-valued `genres`; older versions a single `genre`.
@@ -53,6 +55,7 @@ class GenreClassifyPlugin(BeetsPlugin):
                 "mode": "replace",
                 "max_genres": 1,
                 "secondary_min_probability": None,
+                "include_other": False,
                 "auto": False,
             }
         )
@@ -110,11 +113,16 @@ class GenreClassifyPlugin(BeetsPlugin):
             return "skip"
         probs = prediction.aggregate("mean")
         label, probability = prediction.top_k(1, "mean")[0]
+        shown = str(item) if item.title else displayable_path(item.path)
+        verdict = {"other_probability": prediction.other_probability, "is_other": prediction.is_other}
+        if held_back_as_other(verdict, threshold) and not self.config["include_other"].get(bool):
+            reason = other_reason(verdict, threshold)
+            ui.print_(f"{'other':<6} {probability:4.0%}  {tag_name(label):<10}  {shown}  ({reason})")
+            return "other"
         row = {"genre": label, **{f"p_{g}": float(p) for g, p in zip(prediction.labels, probs, strict=True)}}
         labels = genres_to_write(row, threshold, self.max_genres())
         current = list(getattr(item, GENRE_FIELD) or []) if GENRE_FIELD == "genres" else [item.genre or ""]
         action, reason, proposed = decide(current, labels, probability, threshold.min_probability, force, self.mode())
-        shown = str(item) if item.title else displayable_path(item.path)
         change = f"{'; '.join(current) or '-'} → {'; '.join(proposed)}" if action == "write" else tag_name(label)
         ui.print_(f"{action:<6} {probability:4.0%}  {change:<10}  {shown}  ({reason})")
         if action == "write" and not pretend:
@@ -141,6 +149,12 @@ class GenreClassifyPlugin(BeetsPlugin):
         command.parser.add_option(
             "--secondary-min-probability", type="float", default=None, help="default: the model's measured one"
         )
+        command.parser.add_option(
+            "--include-other",
+            action="store_true",
+            default=None,
+            help="also set genres of items that sound like none of the ten genres",
+        )
         command.parser.add_option("--model", default=None, help="a shipped model name or a checkpoint path")
         command.func = self.command
         return [command]
@@ -154,6 +168,7 @@ class GenreClassifyPlugin(BeetsPlugin):
                 "mode": opts.mode,
                 "max_genres": opts.max_genres,
                 "secondary_min_probability": opts.secondary_min_probability,
+                "include_other": opts.include_other,
             }
         )
         threshold, force, write = self.threshold(), self.config["force"].get(bool), ui.should_write()

@@ -100,6 +100,27 @@ def project_pipeline(clf: GenreClassifier, path: str, strategy: str) -> dict[str
     return {"decode": t1 - t0, "features": t2 - t1, "model": t3 - t2, "total": t3 - t0}
 
 
+def open_set_overhead(clf: GenreClassifier, path: str, runs: int) -> dict[str, float]:
+    """A whole `predict` with the open-set verdict against the same classifier without it, interleaved, in ms.
+
+    The verdict itself is a softmax and a dot product (~0.1 ms); this shows it against a whole song's time.
+    """
+    import copy
+
+    bare = copy.copy(clf)
+    bare.open_set = None
+    clf.predict(path), bare.predict(path)  # warm-up
+    with_verdict, without = [], []
+    pairs = ((clf, with_verdict), (bare, without))
+    for run in range(runs):  # alternate which goes first: the first of a pair pays for a colder cache
+        for target, times in pairs if run % 2 == 0 else pairs[::-1]:
+            started = time.perf_counter()
+            target.predict(path)
+            times.append(1000 * (time.perf_counter() - started))
+    a, b = statistics.median(with_verdict), statistics.median(without)
+    return {"with_verdict_ms": round(a, 1), "without_ms": round(b, 1), "ratio": round(a / b, 3)}
+
+
 def measure(fn: Callable[[], dict[str, float]], runs: int) -> dict[str, Any]:
     fn()  # warm-up: first-call allocations and library imports are not steady state
     samples = [fn() for _ in range(runs)]
@@ -324,6 +345,12 @@ def run_bench(
                     }
             report["inputs"][name] = row
             print_row(name, row)
+        report["open_set_overhead"] = {
+            model: open_set_overhead(clf, str(inputs["30s_44k_stereo.mp3"]), runs)
+            for model, clf in models.items()
+            if clf.open_set is not None
+        }
+        print(f"predict() with the open-set verdict against without, 30-s MP3: {report['open_set_overhead']}")
         profiled = [clf for clf in models.values() if clf.config.model.family == "musicnn_crnn"]
         if profiled and profile:
             report["musicnn_profile_ms"] = model_profile(profiled[0], inputs["30s_22k_mono.wav"], runs)

@@ -16,6 +16,7 @@ from .errors import AudioTooLongError
 from .features import LogMel
 from .models.checkpoint import Checkpoint, load_checkpoint
 from .models.onnx import open_runtime
+from .models.openset import OpenSetDetector
 from .windows import DEFAULT_TIMELINE_HOP_S, WindowPlan, plan_windows, read_windows
 
 #: Windows per forward pass: bounds activation memory for long timelines.
@@ -68,6 +69,12 @@ class Prediction:
     #: Tag probabilities of a pretrained tagging head `(n_windows, n_tags)`, where the model has one.
     tag_probs: np.ndarray | None = field(default=None, repr=False)
     tag_labels: tuple[str, ...] = ()
+    #: The calibrated probability that the whole recording is none of the ten genres (None: no detector).
+    other_probability: float | None = None
+    #: The model's own rule: `other_probability` at or above the threshold chosen on valid.
+    is_other: bool | None = None
+    #: The same detector on each window alone `(n_windows,)`, for the timeline.
+    window_other_probs: np.ndarray | None = field(default=None, repr=False)
 
     def aggregate(self, method: str = "mean") -> np.ndarray:
         return aggregate(self.window_probs, method)
@@ -84,6 +91,11 @@ class Prediction:
             return []
         return top_k(aggregate(self.tag_probs, method), self.tag_labels, k)
 
+    def _window_others(self) -> list[float | None]:
+        if self.window_other_probs is None:
+            return [None] * len(self.starts_s)
+        return [float(p) for p in self.window_other_probs]
+
     def to_dict(self, method: str = "mean", k: int = 5, file: str | None = None) -> dict[str, Any]:
         """The JSON schema the CLI and the app's downloads share."""
         probs = self.aggregate(method)
@@ -97,8 +109,11 @@ class Prediction:
                     "start_s": round(float(s), 3),
                     "end_s": round(float(e), 3),
                     "probabilities": {g: round(float(p), 6) for g, p in zip(self.labels, row, strict=True)},
+                    **({} if other is None else {"other_probability": round(float(other), 6)}),
                 }
-                for s, e, row in zip(self.starts_s, self.ends_s, self.window_probs, strict=True)
+                for s, e, row, other in zip(
+                    self.starts_s, self.ends_s, self.window_probs, self._window_others(), strict=True
+                )
             ],
             "duration_s": round(self.duration_s, 3),
             "aggregate": method,
@@ -110,6 +125,8 @@ class Prediction:
                 "source": TAGS_SOURCE,
                 "top": [{"tag": t, "probability": round(p, 6)} for t, p in self.top_tags(k, method)],
             },
+            "other_probability": None if self.other_probability is None else round(self.other_probability, 6),
+            "is_other": self.is_other,
             "error": None,
         }
 
@@ -135,6 +152,9 @@ class GenreClassifier:
         self.logmel = LogMel(self.config.features)
         # Temperature scaling fitted on the valid split (1.0 = uncalibrated).
         self.temperature = float(checkpoint.calibration.get("temperature", 1.0))
+        # The open-set detector (`models.openset`), where `python -m genre_core openset` fitted one.
+        open_set = checkpoint.calibration.get("open_set")
+        self.open_set = OpenSetDetector.from_dict(open_set) if open_set else None
 
     @classmethod
     def load(
@@ -201,6 +221,7 @@ class GenreClassifier:
         plan, duration, features = self.extract(source, strategy, name, hop_s)
         ends = np.minimum(plan.ends_s, duration) if plan.padded else plan.ends_s
         logits, tags = self.logits_and_tags(features)
+        other, window_other, is_other = self.open_set_verdict(logits, tags)
         return Prediction(
             labels=self.labels,
             window_probs=self.probabilities(logits),
@@ -214,7 +235,24 @@ class GenreClassifier:
             features=features.numpy() if keep_features else None,
             tag_probs=tags,
             tag_labels=self.tag_labels if tags is not None else (),
+            other_probability=other,
+            is_other=is_other,
+            window_other_probs=window_other,
         )
+
+    def open_set_verdict(
+        self, logits: torch.Tensor, tags: np.ndarray | None
+    ) -> tuple[float | None, np.ndarray | None, bool | None]:
+        """(P(none of the ten) for the recording, per window, the rule's verdict); Nones without a detector.
+
+        The detector reads the uncalibrated genre probabilities, so re-fitting the temperature never moves it.
+        """
+        if self.open_set is None or not len(logits):
+            return None, None, None
+        outputs = {"genres": torch.softmax(logits, dim=-1).numpy(), "tags": tags}
+        other = self.open_set.track_probability(outputs)
+        threshold = self.open_set.threshold
+        return other, self.open_set.window_probabilities(outputs), threshold is not None and other >= threshold
 
     @property
     def tag_labels(self) -> tuple[str, ...]:

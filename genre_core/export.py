@@ -19,6 +19,8 @@ def error_record(file: str, message: str) -> dict[str, Any]:
         "windows": [],
         "duration_s": None,
         "tags": None,
+        "other_probability": None,
+        "is_other": None,
         "error": message,
     }
 
@@ -28,21 +30,44 @@ def results_json(results: Sequence[dict[str, Any]]) -> str:
 
 
 def results_csv(results: Sequence[dict[str, Any]]) -> str:
-    """One row per file: the top genre, every genre's probability, the MSD tags where the model has them, the error."""
+    """One row per file: the top genre, every genre's probability, the MSD tags where the model has them,
+    the open-set verdict (`other_probability`, `is_other`: none of the ten genres), the error."""
     labels = next((list(r["probabilities"]) for r in results if r["probabilities"]), [])
     with_tags = any(r.get("tags") for r in results)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(
-        ["file", "genre", "probability", "duration_s", *labels, *(["msd_tags"] if with_tags else []), "error"]
+        [
+            "file",
+            "genre",
+            "probability",
+            "duration_s",
+            *labels,
+            *(["msd_tags"] if with_tags else []),
+            "other_probability",
+            "is_other",
+            "error",
+        ]
     )
     for r in results:
         probs = r["probabilities"]
         top = probs.get(r["genre"], "") if r["genre"] else ""
         duration = r["duration_s"] if r["duration_s"] is not None else ""
         tags = [tag_summary(r)] if with_tags else []
+        other = r.get("other_probability")
+        verdict = "" if r.get("is_other") is None else str(bool(r["is_other"])).lower()
         writer.writerow(
-            [r["file"], r["genre"] or "", top, duration, *[probs.get(g, "") for g in labels], *tags, r["error"] or ""]
+            [
+                r["file"],
+                r["genre"] or "",
+                top,
+                duration,
+                *[probs.get(g, "") for g in labels],
+                *tags,
+                "" if other is None else other,
+                verdict,
+                r["error"] or "",
+            ]
         )
     return buffer.getvalue()
 

@@ -61,6 +61,8 @@ def tag_file(classifier: Any, path: str, options: TagOptions, mid: str) -> dict[
         "probability": None,
         "top3": None,
         **{f"p_{g}": None for g in classifier.labels},
+        "other_probability": None,
+        "is_other": None,
         "strategy": options.strategy,
         "aggregate": options.aggregate,
         "model_id": mid,
@@ -85,6 +87,8 @@ def tag_file(classifier: Any, path: str, options: TagOptions, mid: str) -> dict[
             "genre": top[0][0],
             "probability": float(top[0][1]),
             "top3": json.dumps([{"genre": g, "probability": round(p, 6)} for g, p in top]),
+            "other_probability": pred.other_probability,
+            "is_other": pred.is_other,
         }
     )
     row.update({f"p_{g}": float(p) for g, p in zip(classifier.labels, probs, strict=True)})

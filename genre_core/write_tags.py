@@ -25,7 +25,7 @@ from .tagging import matches_record, write_table
 from .write_thresholds import Threshold
 
 #: Planned actions, in the order a summary lists them.
-ACTIONS = ("write", "written", "same", "keep", "below", "skip", "failed")
+ACTIONS = ("write", "written", "same", "keep", "below", "other", "skip", "failed")
 #: How our genres meet the ones a file has: replace them; append ours after them; merge, ours first.
 MODES = ("replace", "append", "merge")
 
@@ -145,12 +145,45 @@ def changed_since(path: str, size: float | None, mtime: float | None) -> str | N
     return None
 
 
+def verdict_of(row: dict[str, Any]) -> bool | None:
+    """The row's open-set verdict: True (none of the ten genres), False, or None (a table made before it)."""
+    value = row.get("is_other")
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return str(value).lower() in ("true", "1", "1.0") if isinstance(value, str) else bool(value)
+
+
+def has_verdicts(table: pd.DataFrame) -> bool:
+    """Whether the table records the open-set verdict (tables made before it do not)."""
+    return "is_other" in table.columns
+
+
+def held_back_as_other(row: dict[str, Any], threshold: Threshold) -> bool:
+    """Whether the open-set check keeps this file's genre out: its verdict, or the stricter cut for writing."""
+    if verdict_of(row):
+        return True
+    p, cut = _number(row.get("other_probability")), threshold.max_other_probability
+    return p is not None and cut is not None and p >= cut
+
+
+def other_reason(row: dict[str, Any], threshold: Threshold | None = None) -> str:
+    p = _number(row.get("other_probability"))
+    shown = f" (p_other {p:.2f})" if p is not None else ""
+    if verdict_of(row) is False and threshold is not None and threshold.max_other_probability is not None:
+        return (
+            f"may be none of the ten genres{shown}: writing needs p_other < {threshold.max_other_probability:.2f} "
+            "(include other music to write it)"
+        )
+    return f"none of the ten genres{shown}: not written (include other music to write it)"
+
+
 def plan_file(
     row: dict[str, Any],
     thresholds: dict[str, Threshold],
     overwrite: bool,
     mode: str = "replace",
     max_genres: int = 1,
+    include_other: bool = False,
 ) -> PlannedFile:
     path = str(row["path"])
     if isinstance(row.get("error"), str) and row["error"]:
@@ -166,6 +199,8 @@ def plan_file(
     except TagWriteError as exc:
         return PlannedFile(path, "skip", str(exc))
     label, probability = str(row["genre"]), float(row["probability"])
+    if held_back_as_other(row, threshold) and not include_other:
+        return PlannedFile(path, "other", other_reason(row, threshold), label, probability, before.shown, before)
     labels = genres_to_write(row, threshold, max_genres)
     action, reason, proposed = decide(before.shown, labels, probability, threshold.min_probability, overwrite, mode)
     planned = PlannedFile(path, action, reason, label, probability, before.shown, before, proposed=proposed)
@@ -183,8 +218,9 @@ def plan_table(
     overwrite: bool,
     mode: str = "replace",
     max_genres: int = 1,
+    include_other: bool = False,
 ) -> list[PlannedFile]:
-    return [plan_file(row, thresholds, overwrite, mode, max_genres) for row in table.to_dict("records")]
+    return [plan_file(row, thresholds, overwrite, mode, max_genres, include_other) for row in table.to_dict("records")]
 
 
 # ---- apply ------------------------------------------------------------------------------------

@@ -60,6 +60,20 @@ def classify(name: str, data: bytes, key: str) -> Prediction | None:
     return None
 
 
+def show_other_notice(pred: Prediction) -> None:
+    """Above the chart: the song sounds like none of the ten genres; the tags hint at what it is."""
+    hint = ""
+    tags = [t for t, _ in pred.top_tags(3)]
+    if tags:
+        hint = f" The pretrained network's tags hear **{', '.join(tags)}** in it: a hint of what it is."
+    st.warning(
+        f"This song does not sound like any of the ten genres the model knows "
+        f"({pred.other_probability:.0%} likely to be other music; the rule flags at "
+        f"{clf.open_set.threshold:.0%}). The chart below shows the closest genres, not an answer.{hint}",
+        icon=":material/explore:",
+    )
+
+
 def show_song(name: str, data: bytes) -> None:
     st.audio(data)
     key = state.digest(data)  # hashed once per rerun; every cache below is keyed on it
@@ -69,8 +83,13 @@ def show_song(name: str, data: bytes) -> None:
     ranked = pred.top_k(settings.top_k, settings.aggregate)
     genre, prob = ranked[0]
     title, badge = st.columns([4, 1])
-    title.subheader(f"Predicted genre: **{genre}** ({prob:.1%})")
-    if state.is_ambiguous(pred, settings.aggregate):
+    if pred.is_other:
+        title.subheader("None of the ten genres")
+        badge.badge("other music", icon=":material/explore:", color="violet")
+        show_other_notice(pred)
+    else:
+        title.subheader(f"Predicted genre: **{genre}** ({prob:.1%})")
+    if not pred.is_other and state.is_ambiguous(pred, settings.aggregate):
         badge.badge("ambiguous", icon=":material/help:", color="orange")
         second = pred.top_k(2, settings.aggregate)[1]
         st.warning(
@@ -85,7 +104,13 @@ def show_song(name: str, data: bytes) -> None:
         f"{state.STRATEGY_LABELS[pred.strategy].lower()} · {pred.duration_s:.1f} s of audio · "
         f"probabilities calibrated (temperature {clf.temperature:.2f})"
     )
-    st.plotly_chart(figures.top_k_figure(ranked), width="stretch", key="topk_chart")
+    chart_title = "Closest genres (the song is none of them)" if pred.is_other else None
+    st.plotly_chart(figures.top_k_figure(ranked, chart_title), width="stretch", key="topk_chart")
+    if pred.other_probability is not None and not pred.is_other:
+        st.caption(
+            f"Open-set check: {pred.other_probability:.0%} likely to be none of the ten genres, under this model's "
+            f"rule of {clf.open_set.threshold:.0%}. See How it works."
+        )
     if pred.tag_probs is not None:
         st.markdown("**Tags** · what the pretrained network hears beyond genre (era, instruments, voice, mood)")
         st.dataframe(

@@ -84,6 +84,39 @@ for text in state.AGGREGATION_HELP.values():
     st.markdown(f"- {text}")
 st.markdown("Median and max are rescaled so the genres' probabilities add up to 100 %, like the mean's.")
 
+
+def open_set_text() -> str:
+    """The open-set rule in plain words, with this model's measured figures."""
+    detector = clf.open_set
+    if detector is None:
+        return "This model has no open-set check: it names one of the ten genres for every song."
+    info = detector.info
+    reads = {"genres+tags": "its genre probabilities and the pretrained tags", "genres": "its genre probabilities"}
+    text = (
+        f"Real libraries hold much more than these ten genres. After classifying, the model asks a second "
+        f"question: *does this song sound like any of the ten at all?* A small logistic model reads "
+        f"{reads.get(info.get('design', ''), 'what the network computed')} for the whole song and gives the "
+        f"probability that it is other music (electronic, R&B, Latin, soundtracks…). It learned from "
+        f"{info.get('fitted_on', 'the training split')}. At **{detector.threshold:.0%}** or above, the song is "
+        "called *none of the ten genres*: the Dashboard says so above the chart, and `write-tags` leaves its "
+        "genre alone. The cut was chosen on the validation split so that at most 5 % of songs of the ten "
+        "are flagged by mistake."
+    )
+    test = info.get("test")
+    if test:
+        text += (
+            f"\n\nOn the test split (measured once): {test['other_flagged']:.0%} of the "
+            f"{test['other_recordings']} other recordings were flagged and {test['ten_genre_flagged']:.1%} of the "
+            f"{test['ten_genre_recordings']} songs of the ten; AUROC {test['auroc']:.2f} (1.0 would separate them "
+            "perfectly, 0.5 is chance). It misses much of the other music: treat a genre for an unusual song "
+            "with care."
+        )
+    return text
+
+
+st.subheader("Is it one of the ten genres at all?")
+st.markdown(open_set_text())
+
 st.subheader("What the model sees")
 st.caption("A synthetic example: a bass line, a chord and a hi-hat pattern for one window.")
 t = np.arange(cfg.window_samples) / cfg.sample_rate

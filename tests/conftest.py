@@ -107,8 +107,8 @@ SUFFIX = {"mp3-v2.4": "mp3", "mp3-v2.3": "mp3"}
 def make_file(
     folder: Path, fmt: str, genre: str | None, name: str = "track", clip: str = "jazz", title: str = "Blue in Green"
 ) -> Path:
-    """A real clip in `fmt` with the tags a library file has (title, artist, album, art, ids), and `genre`."""
-    samples, sr = sf.read(CLIPS[clip], dtype="float32")
+    """A real clip (a genre's, or another clip of tests/data by name) in `fmt` with the tags a library file has."""
+    samples, sr = sf.read(CLIPS.get(clip, DATA / f"{clip}.ogg"), dtype="float32")
     path = folder / f"{name}.{SUFFIX.get(fmt, fmt)}"
     path.write_bytes(encode(samples, sr, SUFFIX.get(fmt, fmt)))
     if fmt.startswith("mp3"):

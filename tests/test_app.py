@@ -135,8 +135,11 @@ def test_silence_is_refused_with_a_clear_message(app, tmp_path):
 def test_corpus_through_the_app_gives_a_result_or_the_library_message(app, case):
     upload(app, case.filename, case.make())
     assert not app.exception
-    if case.outcome == OK:
-        assert not app.error and headline(app).startswith("Predicted genre: **")
+    if case.outcome == OK:  # a genre, or (noise, clipping) the open-set verdict that it is none of the ten
+        shown = [s.value for s in app.subheader]
+        assert not app.error and any(
+            s.startswith("Predicted genre: **") or s == "None of the ten genres" for s in shown
+        )
     else:
         assert case.phrase in shown_error(app)
 
@@ -254,3 +257,38 @@ def test_model_page_compares_both_shipped_models_on_one_test_split(app):
     } <= set(comparison["model"])
     assert comparison["runs on"].str.startswith("ONNX Runtime").sum() >= 2  # both shipped models, timed on it
     assert comparison["ms per song"].notna().all()
+
+
+def test_a_song_of_none_of_the_ten_genres_gets_a_notice_above_the_closest_genres(app):
+    """The open-set verdict: a clear notice, the chart titled as the closest genres, the tags as a hint."""
+    from conftest import DATA
+
+    upload(app, "other.ogg", (DATA / "other.ogg").read_bytes())
+    assert not app.exception and not app.error
+    assert any(s.value == "None of the ten genres" for s in app.subheader)
+    assert not any(s.value.startswith("Predicted genre") for s in app.subheader)
+    (notice,) = [w.value for w in app.warning if "does not sound like any of the ten genres" in w.value]
+    assert "electronic" in notice  # the pretrained tags' hint of what the song is
+    assert not any("Ambiguous" in w.value for w in app.warning)  # never both "none of them" and "two of them"
+    chart = next(c for c in app.get("plotly_chart") if c.proto.id and "topk" in c.proto.id)
+    assert "Closest genres" in json.loads(chart.proto.spec)["layout"]["title"]["text"]
+
+
+def test_a_song_of_the_ten_shows_the_open_set_check_it_passed(app):
+    upload(app, "jazz.ogg", CLIPS["jazz"].read_bytes())
+    assert headline(app).startswith("Predicted genre")
+    assert any(c.value.startswith("Open-set check:") for c in app.caption)
+
+
+def test_the_batch_table_has_a_verdict_column(app):
+    from conftest import DATA
+
+    uploader = app.file_uploader(key="upload")
+    uploader.upload("other.ogg", (DATA / "other.ogg").read_bytes())
+    uploader.upload("jazz.ogg", CLIPS["jazz"].read_bytes())
+    uploader.upload("broken.mp3", b"not audio")
+    uploader.run()
+    assert not app.exception
+    verdicts = list(app.dataframe[0].value["verdict"])
+    assert verdicts[0].startswith("none of the ten") and verdicts[1].startswith("one of the ten")
+    assert verdicts[2] == "—"  # no verdict for a file that could not be read

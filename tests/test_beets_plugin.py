@@ -18,7 +18,7 @@ from mediafile import MediaFile
 
 from conftest import make_file
 from genre_core.filetags import read_genre, tag_name
-from genre_core.write_tags import decide
+from genre_core.write_tags import decide, held_back_as_other
 from genre_core.write_thresholds import measured_threshold
 
 REPO = Path(__file__).resolve().parents[1]
@@ -82,11 +82,16 @@ def beets(tmp_path: Path) -> tuple[Beets, dict[str, Path]]:
 
 def expected(classifier, files: dict[str, Path], current: dict[str, list[str]], force: bool = False) -> dict:
     """title → (action, genre) by the shared rule, from the same model on the same files."""
-    threshold = measured_threshold(None).min_probability
+    threshold = measured_threshold(None)
     plan = {}
     for title, path in files.items():
-        label, probability = classifier.predict(path).top_k(1, "mean")[0]
-        plan[title] = (decide(current[title], label, probability, threshold, force)[0], tag_name(label), probability)
+        prediction = classifier.predict(path)
+        label, probability = prediction.top_k(1, "mean")[0]
+        verdict = {"is_other": prediction.is_other, "other_probability": prediction.other_probability}
+        action = decide(current[title], label, probability, threshold.min_probability, force)[0]
+        if held_back_as_other(verdict, threshold):  # the open-set check comes first, as in write-tags
+            action = "other"
+        plan[title] = (action, tag_name(label), probability)
     return plan
 
 
@@ -177,3 +182,19 @@ def test_max_genres_without_a_secondary_rule_is_a_clear_beets_error(beets):
     )
     assert done.returncode != 0 and "no measured rule for secondary genres" in done.stderr + done.stdout
     assert "Traceback" not in done.stderr
+
+
+def test_an_item_of_none_of_the_ten_genres_is_held_back_unless_included(tmp_path):
+    music = tmp_path / "music"
+    music.mkdir()
+    path = make_file(music, "mp3-v2.4", None, name="Synth", clip="other", title="Synth")
+    beet = Beets(tmp_path)
+    beet("import", "-A", str(music))
+    out = beet("genre-classify", "-p")
+    (line,) = [x for x in out.splitlines() if "Synth" in x]
+    assert line.startswith("other") and "none of the ten genres (p_other" in line, out
+    beet("genre-classify", "--force")
+    assert beet.genres() == {"Synth": []} and read_genre(path).shown == ()
+    beet("genre-classify", "--include-other", "--min-probability", "0")
+    (genres,) = beet.genres().values()
+    assert len(genres) == 1 and list(read_genre(path).shown) == genres  # written, database and file agree

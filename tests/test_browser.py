@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CLIPS
+from conftest import CLIPS, DATA
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -145,6 +145,30 @@ def test_upload_in_chromium_shows_the_genre(server, tmp_path):
         page.screenshot(path=str(shot), full_page=True)
         browser.close()
     assert shot.stat().st_size > 10_000
+
+
+@pytest.mark.browser
+def test_a_song_of_none_of_the_ten_genres_gets_the_notice_on_a_fresh_server(server, tmp_path):
+    """The first visit of a fresh server, a test-split recording of other music (4Q, Electronic): the notice."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1800})
+        page.goto(server)
+        expect(page.get_by_text("Choose an audio file to classify")).to_be_visible(timeout=90_000)
+        page.locator("input[type=file]").set_input_files(str(DATA / "other.ogg"))
+        expect(page.get_by_text("None of the ten genres")).to_be_visible(timeout=90_000)
+        expect(page.get_by_text("does not sound like any of the ten genres")).to_be_visible()
+        expect(page.get_by_text("Closest genres")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Predicted genre:")).to_have_count(0)
+        expect(page.get_by_text("Ambiguous:")).to_have_count(0)  # the notice and the badge never contradict
+        shot = tmp_path / "other.png"
+        page.screenshot(path=str(shot), full_page=True)
+        browser.close()
+    assert shot.stat().st_size > 10_000
+    (ROOT / "tests" / "output").mkdir(exist_ok=True)
+    (ROOT / "tests" / "output" / "dashboard_other.png").write_bytes(shot.read_bytes())
 
 
 @pytest.mark.browser

@@ -42,13 +42,16 @@ def test_json_has_one_object_per_file_with_the_documented_keys(capsys):
     results = json.loads(out)
     assert [Path(r["file"]).name for r in results] == ["blues.ogg", "metal.ogg"]
     for r in results:
-        assert {"file", "genre", "top_k", "probabilities", "windows", "duration_s", "error"} <= set(r)
+        assert {"file", "genre", "top_k", "probabilities", "windows", "duration_s", "other_probability", "is_other"} | {
+            "error"
+        } <= set(r)
         assert r["error"] is None and len(r["top_k"]) == 3
         assert r["genre"] == r["top_k"][0]["genre"]
         assert set(r["probabilities"]) == set(GENRES)
         assert sum(r["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
         assert len(r["windows"]) == 10
-        assert {"start_s", "end_s", "probabilities"} == set(r["windows"][0])
+        assert {"start_s", "end_s", "probabilities", "other_probability"} == set(r["windows"][0])
+        assert isinstance(r["is_other"], bool) and 0 <= r["other_probability"] <= 1
 
 
 def test_a_folder_means_every_audio_file_in_it(capsys, tmp_path):

@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "evaluate",
     "explain": "explain",
     "calibrate": "calibrate",
+    "openset": "openset",
     "tag": "tag",
     "write-tags": "write_tags",
     "report": "report",

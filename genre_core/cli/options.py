@@ -60,5 +60,10 @@ def add_write_options(parser: argparse.ArgumentParser) -> None:
         help="write only at or above this probability (default: the model's threshold, chosen on the valid "
         "split so that written genres are right at least 90%% of the time)",
     )
+    parser.add_argument(
+        "--include-other",
+        action="store_true",
+        help="also write files the model judged to be none of the ten genres (is_other), under the same threshold",
+    )
     parser.add_argument("--journal", default=None, help="undo journal (default: TABLE.undo.jsonl)")
     parser.add_argument("--format", choices=("table", "json"), default="table", help="how the plan is printed")

@@ -106,6 +106,11 @@ def write_results(results: Sequence[dict[str, Any]], fmt: str, out: Any) -> None
                 out.write(f"{r['file']}: ERROR {r['error']}\n")
                 continue
             ranked = "  ".join(f"{t['genre']} {t['probability']:.1%}" for t in r["top_k"])
-            out.write(f"{r['file']}: {r['genre']}  ({ranked})\n")
+            if r.get("is_other"):
+                out.write(
+                    f"{r['file']}: none of the ten genres (p_other {r['other_probability']:.2f}; closest: {ranked})\n"
+                )
+            else:
+                out.write(f"{r['file']}: {r['genre']}  ({ranked})\n")
             if r.get("tags"):
                 out.write(f"    MSD tags (pretrained head, not genres): {tag_summary(r)}\n")

@@ -49,14 +49,19 @@ def write_tags_from_table(table_path: Path, args: argparse.Namespace, tag_summar
     """
     from ..tag_journal import Journal, default_journal
     from ..tagging import read_table
-    from ..write_tags import apply_plan, plan_lines, plan_table, refresh_table, summarise
+    from ..write_tags import apply_plan, has_verdicts, plan_lines, plan_table, refresh_table, summarise
     from ..write_thresholds import thresholds_for
 
     table = read_table(table_path)
     thresholds = thresholds_for(
         table, args.model, args.min_probability, args.max_genres, args.secondary_min_probability
     )
-    planned = plan_table(table, thresholds, args.overwrite, args.mode, args.max_genres)
+    planned = plan_table(table, thresholds, args.overwrite, args.mode, args.max_genres, args.include_other)
+    verdicts = has_verdicts(table)
+    no_verdict_note = (
+        "this table was made before the open-set verdict (no is_other column): whether its songs are of the ten "
+        "genres is unknown, so none is held back as other music; tag the library again to check"
+    )
     journal = Journal(args.journal or default_journal(table_path))
     completed = True
     if args.apply:
@@ -71,12 +76,18 @@ def write_tags_from_table(table_path: Path, args: argparse.Namespace, tag_summar
             "completed": completed,
             "thresholds": {m: vars(t) for m, t in thresholds.items()},
             "summary": summary,
+            "open_set_verdict": verdicts,
+            **({} if verdicts else {"note": no_verdict_note}),
             "journal": str(journal.path) if args.apply else None,
             "files": [p.to_dict() for p in planned],
         }
         print(json.dumps(report, indent=2, ensure_ascii=False))
     else:
         print("\n".join(plan_lines(planned)))
+        if not verdicts:
+            print(f"note: {no_verdict_note}")
+        elif summary.get("other") and not args.include_other:
+            print(f"{summary['other']} file(s) sound like none of the ten genres: not written (--include-other)")
         for t in set(thresholds.values()):
             measured = ""
             if t.valid_precision is not None and t.valid_coverage is not None:

@@ -26,6 +26,8 @@ from ..features import LogMel
 from ..windows import fit_window
 
 DEFAULT_CACHE = Path(__file__).resolve().parents[2] / ".cache" / "features"
+#: The manifest's genre for music of none of the ten.
+OTHER = "other"
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,15 @@ class Recording:
     split: str
     group: str
     duration_s: float
+    #: The source's own genre tags, `;`-separated (4Q: AllMusic genres), else empty.
+    source_genres: str = ""
+    #: 4Q only: the emotion quadrant Q1..Q4, else empty.
+    mood: str = ""
+
+    @property
+    def is_other(self) -> bool:
+        """Music of none of the ten genres: a known unknown for the open-set detector, never a genre."""
+        return self.genre == OTHER
 
     @property
     def family(self) -> str:
@@ -44,7 +55,8 @@ class Recording:
         return "gtzan" if self.source == "gtzan" else "other"
 
 
-def read_manifest(manifest: str | Path, labels: tuple[str, ...]) -> list[Recording]:
+def read_manifest(manifest: str | Path, labels: tuple[str, ...], include_other: bool = False) -> list[Recording]:
+    """The recordings of `labels` (and, with `include_other`, those of none of the ten: genre `other`)."""
     manifest = Path(manifest)
     root = manifest.parent
     with manifest.open(newline="") as handle:
@@ -58,9 +70,11 @@ def read_manifest(manifest: str | Path, labels: tuple[str, ...]) -> list[Recordi
             split=row["split"],
             group=row["group"],
             duration_s=float(row["duration_s"]),
+            source_genres=row.get("source_genres") or "",
+            mood=row.get("mood") or "",
         )
         for row in rows
-        if row["genre"] in labels
+        if row["genre"] in labels or (include_other and row["genre"] == OTHER)
     ]
     check_groups_do_not_cross_splits(recordings)
     return recordings

@@ -15,16 +15,26 @@ from genre_core.features import LogMel
 from genre_core.preview import Envelope, frame_times, mel_band_hz
 
 
-def top_k_figure(ranked: list[tuple[str, float]]) -> go.Figure:
+def top_k_figure(ranked: list[tuple[str, float]], title: str | None = None) -> go.Figure:
+    """Top-K genres as horizontal bars; `title` e.g. "Closest genres" when the song is none of the ten."""
     genres = [g for g, _ in ranked][::-1]
     probs = [p for _, p in ranked][::-1]
     fig = go.Figure(go.Bar(x=probs, y=genres, orientation="h", text=[f"{p:.1%}" for p in probs], textposition="auto"))
     fig.update_layout(
         xaxis=dict(title="probability", range=[0, 1], tickformat=".0%"),
-        height=80 + 36 * len(ranked),
-        margin=dict(l=10, r=10, t=10, b=40),
+        height=80 + 36 * len(ranked) + (30 if title else 0),
+        margin=dict(l=10, r=10, t=40 if title else 10, b=40),
+        title=dict(text=title) if title else None,
     )
     return fig
+
+
+def verdict_text(record: dict[str, Any]) -> str:
+    """The open-set verdict of a result record, in words for a table cell."""
+    if record.get("is_other") is None:
+        return "—"
+    p = record.get("other_probability")
+    return f"none of the ten ({p:.0%})" if record["is_other"] else f"one of the ten ({1 - p:.0%})"
 
 
 def probability_column() -> dict[str, Any]:
@@ -192,7 +202,7 @@ def timeline_figure(pred: Prediction) -> go.Figure:
 
 
 def batch_table(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per file, sortable in the UI: genre, probability, top-3, error."""
+    """One row per file, sortable in the UI: genre, probability, top-3, open-set verdict, error."""
     return pd.DataFrame(
         [
             {
@@ -200,6 +210,7 @@ def batch_table(records: list[dict[str, Any]]) -> pd.DataFrame:
                 "genre": r["genre"] or "—",
                 "probability": r["probabilities"].get(r["genre"], None) if r["genre"] else None,
                 "top 3": ", ".join(f"{t['genre']} {t['probability']:.0%}" for t in r["top_k"][:3]),
+                "verdict": verdict_text(r),
                 "duration (s)": r["duration_s"],
                 "error": r["error"] or "",
             }
