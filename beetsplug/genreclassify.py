@@ -23,6 +23,8 @@ in beets' Python (`pip install -e .` in this repository does both):
         max_genres: 1          # also a second or third genre where the model is confident about it too
         secondary_min_probability: null  # null: the model's measured secondary threshold
         include_other: no      # also set genres of items that sound like none of the ten genres
+        moods: no              # also set a `mood` attribute and write the file's mood field (TMOO, MOOD, ...)
+        mood_min_probability: null  # null: the model's measured mood threshold (written moods right >= 80 %)
         auto: no               # also classify items as they are imported
 """
 
@@ -36,7 +38,8 @@ from beets.plugins import BeetsPlugin
 from beets.util import displayable_path, syspath
 
 from genre_core.errors import UsageError
-from genre_core.filetags import tag_name
+from genre_core.filetags import TagWriteError, tag_name, write_genre
+from genre_core.write_moods import mood_threshold, plan_mood
 from genre_core.write_tags import MODES, decide, genres_to_write, held_back_as_other, other_reason
 from genre_core.write_thresholds import Threshold, combine_thresholds, measured_threshold, require_secondary
 
@@ -56,10 +59,13 @@ class GenreClassifyPlugin(BeetsPlugin):
                 "max_genres": 1,
                 "secondary_min_probability": None,
                 "include_other": False,
+                "moods": False,
+                "mood_min_probability": None,
                 "auto": False,
             }
         )
         self._classifier: Any = None
+        self._mood_cut: float | None = None
         if self.config["auto"].get(bool):
             self.import_stages = [self.imported]
 
@@ -114,6 +120,8 @@ class GenreClassifyPlugin(BeetsPlugin):
         probs = prediction.aggregate("mean")
         label, probability = prediction.top_k(1, "mean")[0]
         shown = str(item) if item.title else displayable_path(item.path)
+        if self.config["moods"].get(bool):
+            self.process_mood(item, prediction.mood, shown, force, pretend, write)
         verdict = {"other_probability": prediction.other_probability, "is_other": prediction.is_other}
         if held_back_as_other(verdict, threshold) and not self.config["include_other"].get(bool):
             reason = other_reason(verdict, threshold)
@@ -130,6 +138,33 @@ class GenreClassifyPlugin(BeetsPlugin):
             item.try_sync(write=write, move=False)
             action = "written"
         return action
+
+    def mood_cut(self) -> float:
+        """The mood threshold (given or measured), read once per run."""
+        if self._mood_cut is None:
+            given = self.config["mood_min_probability"].get()
+            try:
+                self._mood_cut = mood_threshold(self.config["model"].get(), float(given) if given is not None else None)
+            except UsageError as exc:
+                raise ui.UserError(f"genreclassify: {exc}") from exc
+        return self._mood_cut
+
+    def process_mood(self, item: Item, mood: dict | None, shown: str, force: bool, pretend: bool, write: bool) -> None:
+        """Set the item's `mood` attribute, and the file's mood field, where the mood is confident enough."""
+        if not mood:
+            return
+        label, probability = mood["label"], mood["probabilities"][mood["quadrant"]]
+        row = {"path": syspath(item.path), "mood": label, "mood_probability": probability}
+        plan = plan_mood(row, self.mood_cut(), force)
+        ui.print_(f"mood:{plan.action:<6} {probability:4.0%}  {label:<18}  {shown}  ({plan.reason})")
+        if plan.action == "write" and not pretend:
+            item["mood"] = label  # a flexible attribute: beets keeps it, `beet ls mood:calm` finds it
+            item.store()
+            if write and plan.after is not None:
+                try:
+                    write_genre(syspath(item.path), plan.after)
+                except TagWriteError as exc:
+                    self._log.warning("{}: cannot write the mood: {}", displayable_path(item.path), exc)
 
     # ---- `beet genre-classify` and the import stage ------------------------------------------
 
@@ -155,6 +190,12 @@ class GenreClassifyPlugin(BeetsPlugin):
             default=None,
             help="also set genres of items that sound like none of the ten genres",
         )
+        command.parser.add_option(
+            "--moods", action="store_true", default=None, help="also set each item's mood (and its file's mood field)"
+        )
+        command.parser.add_option(
+            "--mood-min-probability", type="float", default=None, help="default: the model's measured mood threshold"
+        )
         command.parser.add_option("--model", default=None, help="a shipped model name or a checkpoint path")
         command.func = self.command
         return [command]
@@ -169,9 +210,13 @@ class GenreClassifyPlugin(BeetsPlugin):
                 "max_genres": opts.max_genres,
                 "secondary_min_probability": opts.secondary_min_probability,
                 "include_other": opts.include_other,
+                "moods": opts.moods,
+                "mood_min_probability": opts.mood_min_probability,
             }
         )
         threshold, force, write = self.threshold(), self.config["force"].get(bool), ui.should_write()
+        if self.config["moods"].get(bool):
+            self.mood_cut()  # a missing mood rule is a clear error before any item is touched
         counts: dict[str, int] = {}
         for item in lib.items(args):
             action = self.process(item, threshold, force, bool(opts.pretend), write)

@@ -15,6 +15,7 @@ from .config import GenreConfig
 from .errors import AudioTooLongError
 from .features import LogMel
 from .models.checkpoint import Checkpoint, load_checkpoint
+from .models.mood import MoodHead
 from .models.onnx import open_runtime
 from .models.openset import OpenSetDetector
 from .windows import DEFAULT_TIMELINE_HOP_S, WindowPlan, plan_windows, read_windows
@@ -75,6 +76,8 @@ class Prediction:
     is_other: bool | None = None
     #: The same detector on each window alone `(n_windows,)`, for the timeline.
     window_other_probs: np.ndarray | None = field(default=None, repr=False)
+    #: The emotion quadrant (`models.mood.mood_record`), or None for a model without a mood head.
+    mood: dict[str, Any] | None = None
 
     def aggregate(self, method: str = "mean") -> np.ndarray:
         return aggregate(self.window_probs, method)
@@ -127,6 +130,7 @@ class Prediction:
             },
             "other_probability": None if self.other_probability is None else round(self.other_probability, 6),
             "is_other": self.is_other,
+            "mood": self.mood,
             "error": None,
         }
 
@@ -155,6 +159,9 @@ class GenreClassifier:
         # The open-set detector (`models.openset`), where `python -m genre_core openset` fitted one.
         open_set = checkpoint.calibration.get("open_set")
         self.open_set = OpenSetDetector.from_dict(open_set) if open_set else None
+        # The mood head (`models.mood`), where `python -m genre_core mood` fitted one (it reads the tags).
+        mood = checkpoint.calibration.get("mood")
+        self.mood_head = MoodHead.from_dict(mood) if mood else None
 
     @classmethod
     def load(
@@ -238,6 +245,7 @@ class GenreClassifier:
             other_probability=other,
             is_other=is_other,
             window_other_probs=window_other,
+            mood=self.mood_head.mood(tags) if self.mood_head is not None and tags is not None and len(tags) else None,
         )
 
     def open_set_verdict(

@@ -16,6 +16,18 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 #: What can run a network (`models.onnx.open_runtime`): here so the CLI's options need no torch import.
 RUNTIMES: tuple[str, ...] = ("auto", "torch", "onnx")
 
+#: The emotion quadrants of the 4Q dataset (Panda, Malheiro & Paiva 2018) on Russell's valence-arousal plane,
+#: as the data codes them, and the words shown and written for them: one place for both.
+MOODS: tuple[str, ...] = ("Q1", "Q2", "Q3", "Q4")
+MOOD_LABELS: dict[str, str] = {
+    "Q1": "happy / energetic",  # positive valence, high arousal
+    "Q2": "tense / angry",  # negative valence, high arousal
+    "Q3": "sad / melancholic",  # negative valence, low arousal
+    "Q4": "calm / relaxed",  # positive valence, low arousal
+}
+HIGH_AROUSAL: tuple[str, ...] = ("Q1", "Q2")
+POSITIVE_VALENCE: tuple[str, ...] = ("Q1", "Q4")
+
 GENRES: tuple[str, ...] = (
     "blues",
     "classical",

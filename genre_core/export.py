@@ -21,6 +21,7 @@ def error_record(file: str, message: str) -> dict[str, Any]:
         "tags": None,
         "other_probability": None,
         "is_other": None,
+        "mood": None,
         "error": message,
     }
 
@@ -46,6 +47,7 @@ def results_csv(results: Sequence[dict[str, Any]]) -> str:
             *(["msd_tags"] if with_tags else []),
             "other_probability",
             "is_other",
+            *MOOD_COLUMNS,
             "error",
         ]
     )
@@ -66,10 +68,22 @@ def results_csv(results: Sequence[dict[str, Any]]) -> str:
                 *tags,
                 "" if other is None else other,
                 verdict,
+                *mood_cells(r.get("mood")),
                 r["error"] or "",
             ]
         )
     return buffer.getvalue()
+
+
+#: The mood as flat columns (CSV, the tag table): the quadrant's words, its probability, arousal, valence.
+MOOD_COLUMNS = ("mood", "mood_probability", "arousal", "valence")
+
+
+def mood_cells(mood: dict[str, Any] | None) -> list[Any]:
+    """A record's mood as the values of MOOD_COLUMNS ('' where the model has no mood head)."""
+    if not mood:
+        return [""] * len(MOOD_COLUMNS)
+    return [mood["label"], mood["probabilities"][mood["quadrant"]], mood["arousal"], mood["valence"]]
 
 
 def tag_summary(record: dict[str, Any]) -> str:

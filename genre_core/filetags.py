@@ -1,8 +1,9 @@
-"""Read and write the genre tag of a music file, and nothing else, through mutagen.
+"""Read and write the genre (or mood) tag of a music file, and nothing else, through mutagen.
 
 Every container keeps its genre where players look for it: ID3 `TCON` (MP3,
 and WAV/AIFF with an ID3 chunk), the `GENRE` comment of Vorbis, Opus and FLAC,
-and MP4's `©gen`.
+and MP4's `©gen`. The mood goes where Picard, Kodi and Navidrome read it: ID3v2.4
+`TMOO`, ID3v2.3 `TXXX:MOOD`, the `MOOD` comment, MP4 `----:com.apple.iTunes:MOOD`.
 A genre's state is a small JSON-able `GenreState`, so a journal can hold it
 and put it back exactly.
 
@@ -30,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import mutagen
-from mutagen.id3 import ID3, TCON
-from mutagen.mp4 import MP4Tags
+from mutagen.id3 import ID3, TCON, TMOO, TXXX
+from mutagen.mp4 import MP4FreeForm, MP4Tags
 
 from .errors import GenreCoreError
 
@@ -43,6 +44,11 @@ ID3V23_SEPARATOR = "/"
 TEMP_SUFFIX = ".genre-core-tmp"
 VORBIS_KEY = "GENRE"
 MP4_GENRE = "©gen"
+#: The fields this module writes: each state says which one it holds.
+FIELDS = ("genre", "mood")
+VORBIS_KEYS = {"genre": VORBIS_KEY, "mood": "MOOD"}
+MP4_KEYS = {"genre": MP4_GENRE, "mood": "----:com.apple.iTunes:MOOD"}
+ID3_MOOD_V23 = "TXXX:MOOD"
 
 
 class TagWriteError(GenreCoreError):
@@ -69,9 +75,11 @@ class GenreState:
     extra: dict[str, Any] = field(default_factory=dict)
     had_tags: bool = True
     shown: tuple[str, ...] = ()
+    #: Which tag this state holds: "genre" or "mood" (`FIELDS`).
+    field: str = "genre"
 
     def same_values(self, other: GenreState) -> bool:
-        return self.kind == other.kind and self.fields == other.fields
+        return self.field == other.field and self.kind == other.kind and self.fields == other.fields
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -80,21 +88,38 @@ class GenreState:
             "extra": self.extra,
             "had_tags": self.had_tags,
             "shown": list(self.shown),
+            "field": self.field,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> GenreState:
         return cls(
-            data["kind"], data["fields"], data.get("extra", {}), data.get("had_tags", True), tuple(data["shown"])
+            data["kind"],
+            data["fields"],
+            data.get("extra", {}),
+            data.get("had_tags", True),
+            tuple(data["shown"]),
+            data.get("field", "genre"),  # journals written before moods hold genres
         )
 
 
 # ---- one container family each ----------------------------------------------------------------
 
 
-def _id3_read(tags: ID3) -> GenreState:
-    frame = tags.get("TCON")
+def _id3_mood_key(version: str) -> str:
+    return ID3_MOOD_V23 if version == "id3v2.3" else "TMOO"
+
+
+def _id3_read(tags: ID3, which: str = "genre") -> GenreState:
     version = f"id3v2.{tags.version[1]}" if tags.version[1] in (3, 4) else "id3v2.4"
+    if which == "mood":
+        key = _id3_mood_key(version)
+        frame = tags.get(key)
+        if frame is None:
+            return GenreState(version, {key: None}, field="mood")
+        values = [str(t) for t in frame.text]
+        return GenreState(version, {key: values}, {"encoding": int(frame.encoding)}, shown=tuple(values), field="mood")
+    frame = tags.get("TCON")
     if frame is None:
         return GenreState(version, {"TCON": None})
     shown = tuple(frame.genres)
@@ -104,46 +129,65 @@ def _id3_read(tags: ID3) -> GenreState:
 
 
 def _id3_apply(tags: ID3, state: GenreState) -> None:
+    if state.field == "mood":
+        key = _id3_mood_key(state.kind)
+        text = state.fields[key]
+        tags.delall(key)
+        if text is not None:
+            encoding = state.extra.get("encoding", 3)
+            frame = TXXX(encoding=encoding, desc="MOOD", text=text) if key == ID3_MOOD_V23 else None
+            tags.add(frame or TMOO(encoding=encoding, text=text))
+        return
     text = state.fields["TCON"]
     tags.delall("TCON")
     if text is not None:
         tags.add(TCON(encoding=state.extra.get("encoding", 3), text=text))
 
 
-def _vorbis_read(tags: Any) -> GenreState:
-    keys = [k for k, _ in tags if k.lower() == "genre"]
-    values = [v for k, v in tags if k.lower() == "genre"]
+def _vorbis_read(tags: Any, which: str = "genre") -> GenreState:
+    keys = [k for k, _ in tags if k.lower() == which]
+    values = [v for k, v in tags if k.lower() == which]
     if not keys:
-        return GenreState("vorbis", {"genre": None})
-    return GenreState("vorbis", {"genre": values}, {"key": keys[0]}, shown=tuple(values))
+        return GenreState("vorbis", {which: None}, field=which)
+    return GenreState("vorbis", {which: values}, {"key": keys[0]}, shown=tuple(values), field=which)
 
 
 def _vorbis_apply(tags: Any, state: GenreState) -> None:
-    """Put the values where the first genre comment was (or at the end), keeping the key's spelling."""
-    values = state.fields["genre"] or []
-    key = state.extra.get("key", VORBIS_KEY)
+    """Put the values where the first comment of the field was (or at the end), keeping the key's spelling."""
+    which = state.field
+    values = state.fields[which] or []
+    key = state.extra.get("key", VORBIS_KEYS[which])
     pairs = list(tags)
-    first = next((i for i, (k, _) in enumerate(pairs) if k.lower() == "genre"), len(pairs))
-    kept = [p for p in pairs if p[0].lower() != "genre"]
+    first = next((i for i, (k, _) in enumerate(pairs) if k.lower() == which), len(pairs))
+    kept = [p for p in pairs if p[0].lower() != which]
     # `first` counted genre comments only at or after it, so it is also the insertion point in `kept`.
     new = kept[:first] + [(key, v) for v in values] + kept[first:]
     tags.clear()
     tags.extend(new)
 
 
-def _mp4_read(tags: MP4Tags) -> GenreState:
+def _mp4_read(tags: MP4Tags, which: str = "genre") -> GenreState:
     # mutagen reads the old numeric `gnre` atom as `©gen` text, and writes it back so.
-    text = tags.get(MP4_GENRE)
-    values = [str(t) for t in text] if text is not None else None
-    return GenreState("mp4", {MP4_GENRE: values}, shown=tuple(values or ()))
+    key = MP4_KEYS[which]
+    text = tags.get(key)
+    if text is None:
+        values = None
+    elif which == "mood":  # a freeform iTunes atom: UTF-8 bytes
+        values = [bytes(t).decode("utf-8", "replace") for t in text]
+    else:
+        values = [str(t) for t in text]
+    return GenreState("mp4", {key: values}, shown=tuple(values or ()), field=which)
 
 
 def _mp4_apply(tags: MP4Tags, state: GenreState) -> None:
-    values = state.fields[MP4_GENRE]
+    key = MP4_KEYS[state.field]
+    values = state.fields[key]
     if values is None:
-        tags.pop(MP4_GENRE, None)
+        tags.pop(key, None)
+    elif state.field == "mood":
+        tags[key] = [MP4FreeForm(v.encode("utf-8")) for v in values]
     else:
-        tags[MP4_GENRE] = values
+        tags[key] = values
 
 
 def _family(tags: Any) -> str:
@@ -172,22 +216,33 @@ def _open(path: Path) -> mutagen.FileType:
     return audio
 
 
-def _state_of(audio: mutagen.FileType) -> GenreState:
-    """The genre state; a file without a tag block reads as its format's empty state."""
+def _state_of(audio: mutagen.FileType, which: str = "genre") -> GenreState:
+    """The field's state; a file without a tag block reads as its format's empty state."""
+    if which not in FIELDS:
+        raise ValueError(f"unknown tag field '{which}' (known: {', '.join(FIELDS)})")
     if audio.tags is None:
         try:
             audio.add_tags()
         except mutagen.MutagenError as exc:
             raise TagWriteError(f"{type(audio).__name__} files have no tags mutagen can write ({exc})") from exc
-        state = _READ[_family(audio.tags)](audio.tags)
+        state = _READ[_family(audio.tags)](audio.tags, which)
         audio.tags = None
-        return GenreState(state.kind, state.fields, state.extra, had_tags=False)
-    return _READ[_family(audio.tags)](audio.tags)
+        return GenreState(state.kind, state.fields, state.extra, had_tags=False, field=which)
+    return _READ[_family(audio.tags)](audio.tags, which)
 
 
 def read_genre(path: str | Path) -> GenreState:
     """The file's genre fields as they are now."""
     return _state_of(_open(Path(path)))
+
+
+def read_mood(path: str | Path) -> GenreState:
+    """The file's mood fields as they are now (`TMOO`, `TXXX:MOOD`, `MOOD`, the iTunes `MOOD` atom)."""
+    return _state_of(_open(Path(path)), "mood")
+
+
+def read_field(path: str | Path, which: str) -> GenreState:
+    return _state_of(_open(Path(path)), which)
 
 
 def new_state(current: GenreState, label: str) -> GenreState:
@@ -198,6 +253,8 @@ def new_state(current: GenreState, label: str) -> GenreState:
 def with_genres(current: GenreState, names: list[str] | tuple[str, ...]) -> GenreState:
     """`current` holding exactly `names`, in order, as the format's multiple values."""
     names = tuple(names)
+    if current.field == "mood":
+        return with_mood(current, names)
     if current.kind.startswith("id3"):
         text = [ID3V23_SEPARATOR.join(names)] if current.kind == "id3v2.3" else list(names)
         return GenreState(current.kind, {"TCON": text}, {"encoding": 3}, current.had_tags, names)
@@ -205,6 +262,15 @@ def with_genres(current: GenreState, names: list[str] | tuple[str, ...]) -> Genr
         return GenreState("mp4", {MP4_GENRE: list(names)}, {}, current.had_tags, names)
     key = current.extra.get("key", VORBIS_KEY)
     return GenreState("vorbis", {"genre": list(names)}, {"key": key}, current.had_tags, names)
+
+
+def with_mood(current: GenreState, values: tuple[str, ...]) -> GenreState:
+    """`current` (a mood state) holding exactly `values` in the format's mood field."""
+    key = next(iter(current.fields))
+    extra = {"key": current.extra.get("key", VORBIS_KEYS["mood"])} if current.kind == "vorbis" else {}
+    if current.kind.startswith("id3"):
+        extra = {"encoding": 3}
+    return GenreState(current.kind, {key: list(values)}, extra, current.had_tags, values, "mood")
 
 
 def is_read_only(path: str | Path) -> bool:
@@ -288,9 +354,9 @@ def write_genre(path: str | Path, state: GenreState) -> str:
             with contextlib.suppress(PermissionError):  # root tagging a user's files leaves them theirs
                 os.chown(temp, owner.st_uid, owner.st_gid)
         _apply_and_save(_load_for_write(temp, state.kind), state)
-        written = read_genre(temp)
+        written = read_field(temp, state.field)
         if written.fields != state.fields:
-            raise TagWriteError(f"the written genre reads back as {written.fields}, not {state.fields}")
+            raise TagWriteError(f"the written {state.field} reads back as {written.fields}, not {state.fields}")
         _fsync(temp)
         os.replace(temp, real)
         _fsync(real.parent)
@@ -312,6 +378,6 @@ def _write_in_place(real: Path, state: GenreState) -> None:
         raise TagWriteError(f"mutagen could not write its tags in place: {exc}") from exc
     except OSError as exc:
         raise TagWriteError(f"could not write the file in place: {exc.strerror or exc}") from exc
-    written = read_genre(real)
+    written = read_field(real, state.field)
     if written.fields != state.fields:
-        raise TagWriteError(f"the genre written in place reads back as {written.fields}, not {state.fields}")
+        raise TagWriteError(f"the {state.field} written in place reads back as {written.fields}, not {state.fields}")

@@ -229,6 +229,39 @@ def open_set_text(open_set: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def mood_text(mood: dict[str, Any]) -> str:
+    """The mood head: how it was chosen, its figures on valid and test, the confusion matrix on test."""
+    info = mood.get("info") or {}
+    cv = info.get("cross_validation") or {}
+    rows = [
+        f"Mood (4Q emotion quadrants): a logistic regression on the {info.get('reads')}; C = "
+        f"{info.get('regularisation_c')} chosen by {info.get('chosen_by')} (macro-F1 "
+        + ", ".join(f"C={c}: {v['macro_f1']:.3f}" for c, v in cv.items())
+        + f"); fitted on {info.get('fitted_on')} (T = {mood['temperature']:.2f}). Moods are written into files at "
+        + (f"p >= {mood['write_threshold']:.2f}" if mood.get("write_threshold") is not None else "no measured cut")
+        + f" ({info.get('write_rule')}).",
+        "",
+        "| split | recordings | quadrant accuracy | macro-F1 | arousal | valence | written moods right (written) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for split in ("valid", "test"):
+        f = info.get(split)
+        if not f:
+            continue
+        w = f.get("written") or {}
+        written = f"{w['precision']:.1%} ({w['coverage']:.0%})" if w.get("precision") is not None else "–"
+        rows.append(
+            f"| {split} | {f['recordings']} | {f['accuracy']:.1%} | {f['macro_f1']:.3f} | {f['arousal_accuracy']:.1%} "
+            f"| {f['valence_accuracy']:.1%} | {written} |"
+        )
+    matrix = (info.get("test") or {}).get("confusion_matrix")
+    if matrix:
+        rows += ["", "Test confusion matrix (rows: true quadrant, columns: predicted):", ""]
+        rows += ["| | Q1 | Q2 | Q3 | Q4 |", "|---|---|---|---|---|"]
+        rows += [f"| Q{i + 1} | " + " | ".join(str(v) for v in row) + " |" for i, row in enumerate(matrix)]
+    return "\n".join(rows)
+
+
 def render(model_path: Path | None = None) -> str:
     ckpt = load_checkpoint(model_path)
     m, t = ckpt.metrics, ckpt.training
@@ -259,6 +292,8 @@ def render(model_path: Path | None = None) -> str:
             parts += ["", tag_threshold_text(ckpt.calibration["tag_threshold"])]
         if "open_set" in ckpt.calibration:
             parts += ["", open_set_text(ckpt.calibration["open_set"])]
+        if "mood" in ckpt.calibration:
+            parts += ["", mood_text(ckpt.calibration["mood"])]
     if "holdout" in t:
         h = t["holdout"]
         parts += [

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
-from .filetags import GenreState, TagWriteError, read_genre, write_genre
+from .filetags import GenreState, TagWriteError, read_field, write_genre
 
 JOURNAL_FORMAT = "genre_core write-tags journal"
 
@@ -84,21 +84,22 @@ def undo(journal: Journal) -> list[UndoneFile]:
     for entry in reversed(journal.entries()):
         path, before, after = entry["path"], GenreState.from_json(entry["before"]), GenreState.from_json(entry["after"])
         try:
-            now = read_genre(path)
+            now = read_field(path, before.field)
         except TagWriteError as exc:
             reason = "vanished" if not os.path.exists(path) else str(exc)
             results.append(UndoneFile(path, "skip", reason))
             continue
         if now.same_values(before):
-            results.append(UndoneFile(path, "unchanged", "already holds its previous genre"))
+            results.append(UndoneFile(path, "unchanged", f"already holds its previous {before.field}"))
         elif not now.same_values(after):
             shown = "; ".join(now.shown) or "no genre"
-            results.append(UndoneFile(path, "skip", f"its genre was changed since ({shown}): left as it is"))
+            results.append(UndoneFile(path, "skip", f"its {before.field} was changed since ({shown}): left as it is"))
         else:
             try:
                 write_genre(path, before)
             except TagWriteError as exc:
                 results.append(UndoneFile(path, "failed", str(exc)))
                 continue
-            results.append(UndoneFile(path, "restored", "previous genre: " + ("; ".join(before.shown) or "none")))
+            previous = "; ".join(before.shown) or "none"
+            results.append(UndoneFile(path, "restored", f"previous {before.field}: {previous}"))
     return results

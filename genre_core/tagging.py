@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from .export import MOOD_COLUMNS, mood_cells
 from .library import find_audio_files
 from .models.registry import resolve_model
 
@@ -63,6 +64,8 @@ def tag_file(classifier: Any, path: str, options: TagOptions, mid: str) -> dict[
         **{f"p_{g}": None for g in classifier.labels},
         "other_probability": None,
         "is_other": None,
+        **dict.fromkeys(MOOD_COLUMNS),
+        "mood_quadrant": None,
         "strategy": options.strategy,
         "aggregate": options.aggregate,
         "model_id": mid,
@@ -89,6 +92,8 @@ def tag_file(classifier: Any, path: str, options: TagOptions, mid: str) -> dict[
             "top3": json.dumps([{"genre": g, "probability": round(p, 6)} for g, p in top]),
             "other_probability": pred.other_probability,
             "is_other": pred.is_other,
+            **dict(zip(MOOD_COLUMNS, [v if v != "" else None for v in mood_cells(pred.mood)], strict=True)),
+            "mood_quadrant": pred.mood["quadrant"] if pred.mood else None,
         }
     )
     row.update({f"p_{g}": float(p) for g, p in zip(classifier.labels, probs, strict=True)})

@@ -22,6 +22,7 @@ from .errors import UsageError
 from .filetags import GenreState, TagWriteError, is_read_only, read_genre, tag_name, with_genres, write_genre
 from .tag_journal import Journal
 from .tagging import matches_record, write_table
+from .write_moods import MoodPlan, apply_moods, plan_mood
 from .write_thresholds import Threshold
 
 #: Planned actions, in the order a summary lists them.
@@ -112,6 +113,8 @@ class PlannedFile:
     proposed: tuple[str, ...] = ()
     #: Written by mutagen in place (a hard-linked file), not through a renamed copy.
     in_place: bool = False
+    #: The mood field's own plan (`write-tags --moods`), or None when moods are not written.
+    mood: MoodPlan | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -120,6 +123,7 @@ class PlannedFile:
         data["new"] = tag_name(self.genre) if self.genre else None
         data["before"] = self.before.to_json() if self.before else None
         data["after"] = self.after.to_json() if self.after else None
+        data["mood"] = self.mood.to_dict() if self.mood else None
         return data
 
 
@@ -184,12 +188,30 @@ def plan_file(
     mode: str = "replace",
     max_genres: int = 1,
     include_other: bool = False,
+    mood_cut: float | None = None,
+    genres: bool = True,
+) -> PlannedFile:
+    """The genre plan of one row and, with `mood_cut`, its mood plan (moods do not depend on the genre's)."""
+    planned = plan_genre(row, thresholds, overwrite, mode, max_genres, include_other, genres)
+    if mood_cut is not None and planned.before is not None:
+        planned.mood = plan_mood(row, mood_cut, overwrite)
+    return planned
+
+
+def plan_genre(
+    row: dict[str, Any],
+    thresholds: dict[str, Threshold],
+    overwrite: bool,
+    mode: str,
+    max_genres: int,
+    include_other: bool,
+    genres: bool,
 ) -> PlannedFile:
     path = str(row["path"])
     if isinstance(row.get("error"), str) and row["error"]:
         return PlannedFile(path, "skip", f"not classified: {row['error']}")
     threshold = thresholds.get(str(row.get("model_id")))
-    if threshold is None:
+    if threshold is None and genres:
         return PlannedFile(path, "skip", "classified by a model with no measured threshold (--min-probability)")
     changed = changed_since(path, _number(row.get("size")), _number(row.get("mtime")))
     if changed:
@@ -199,6 +221,9 @@ def plan_file(
     except TagWriteError as exc:
         return PlannedFile(path, "skip", str(exc))
     label, probability = str(row["genre"]), float(row["probability"])
+    if not genres or threshold is None:
+        reason = "moods only: genres are left as they are"
+        return PlannedFile(path, "skip", reason, label, probability, before.shown, before)
     if held_back_as_other(row, threshold) and not include_other:
         return PlannedFile(path, "other", other_reason(row, threshold), label, probability, before.shown, before)
     labels = genres_to_write(row, threshold, max_genres)
@@ -219,8 +244,13 @@ def plan_table(
     mode: str = "replace",
     max_genres: int = 1,
     include_other: bool = False,
+    mood_cut: float | None = None,
+    genres: bool = True,
 ) -> list[PlannedFile]:
-    return [plan_file(row, thresholds, overwrite, mode, max_genres, include_other) for row in table.to_dict("records")]
+    return [
+        plan_file(row, thresholds, overwrite, mode, max_genres, include_other, mood_cut, genres)
+        for row in table.to_dict("records")
+    ]
 
 
 # ---- apply ------------------------------------------------------------------------------------
@@ -256,6 +286,7 @@ def apply_plan(planned: list[PlannedFile], journal: Journal) -> bool:
                 pass
             return False
         item.action = "written"
+    apply_moods([(item.path, item.mood) for item in planned if item.mood is not None], journal)
     return True
 
 
@@ -265,7 +296,7 @@ def refresh_table(table_path: Path, table: pd.DataFrame, planned: list[PlannedFi
     Only tags changed, not the audio, so the classification still holds: a
     later `tag` run skips these files and a later `write-tags` can act on them.
     """
-    written = {p.path for p in planned if p.action == "written"}
+    written = {p.path for p in planned if p.action == "written" or (p.mood and p.mood.action == "written")}
     if not written:
         return
     table = table.copy()
@@ -281,6 +312,12 @@ def summarise(planned: list[PlannedFile]) -> dict[str, int]:
     return {action: counts[action] for action in ACTIONS if counts[action]}
 
 
+def summarise_moods(planned: list[PlannedFile]) -> dict[str, int]:
+    """Mood actions counted apart from genres' (`write-tags --moods`)."""
+    counts = Counter(p.mood.action for p in planned if p.mood is not None)
+    return dict(sorted(counts.items()))
+
+
 def plan_lines(planned: list[PlannedFile]) -> list[str]:
     """A fixed-width table: action, probability, existing → proposed genres, file."""
     rows = [("action", "p", "existing → proposed", "file / reason")]
@@ -292,5 +329,11 @@ def plan_lines(planned: list[PlannedFile]) -> list[str]:
         if p.in_place:
             detail += "  (hard link: written in place)"
         rows.append((p.action, prob, change, detail))
+        if p.mood is not None and p.mood.action != "none":
+            m = p.mood
+            mood_p = f"{m.probability:.2f}" if m.probability is not None else "-"
+            shown = "; ".join(m.current) or "-"
+            mood_change = f"{shown} → {m.label}" if m.action in ("write", "written") else shown
+            rows.append((f"mood:{m.action}", mood_p, mood_change, m.reason))
     widths = [min(max(len(r[i]) for r in rows), 40) for i in range(3)]
     return ["  ".join(f"{c:<{w}}" for c, w in zip(r[:3], widths, strict=True)) + "  " + r[3] for r in rows]

@@ -74,6 +74,22 @@ def show_other_notice(pred: Prediction) -> None:
     )
 
 
+def show_mood(pred: Prediction) -> None:
+    """The mood card: the quadrant in words, its probability, and the song on the valence-arousal plane."""
+    st.markdown("**Mood** · the emotion quadrant the model hears")
+    if pred.mood is None:
+        st.caption("This model has no mood head (the fast CRNN has no tag head to read moods from).")
+        return
+    mood = pred.mood
+    words, plane = st.columns([2, 3])
+    words.metric("Mood", mood["label"], help="4Q emotion quadrants on Russell's valence-arousal plane")
+    words.caption(
+        f"{mood['probabilities'][mood['quadrant']]:.0%} likely ({mood['quadrant']}); energetic "
+        f"{mood['arousal']:.0%}, positive {mood['valence']:.0%}. Read from the pretrained tags; see How it works."
+    )
+    plane.plotly_chart(figures.mood_figure(mood), width="stretch", key="mood_plane")
+
+
 def show_song(name: str, data: bytes) -> None:
     st.audio(data)
     key = state.digest(data)  # hashed once per rerun; every cache below is keyed on it
@@ -120,6 +136,8 @@ def show_song(name: str, data: bytes) -> None:
             key="tags_table",
         )
         st.caption(TAGS_SOURCE + ". Each tag is a yes/no guess of its own, so they need not add up to 100 %.")
+
+    show_mood(pred)
 
     record = pred.to_dict(settings.aggregate, settings.top_k, file=name)
     downloads = st.columns(2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from genre_core.config import FeatureConfig, ModelConfig
+from genre_core.config import MOOD_LABELS, FeatureConfig, ModelConfig
 from genre_core.features import LogMel
 from genre_core.models.crnn import count_parameters
 from pages.ui import figures, state
@@ -116,6 +116,40 @@ def open_set_text() -> str:
 
 st.subheader("Is it one of the ten genres at all?")
 st.markdown(open_set_text())
+
+
+def mood_text() -> str:
+    """The quadrants in plain words, and the mood head's measured accuracy."""
+    quadrants = "; ".join(f"**{q}** {MOOD_LABELS[q]}" for q in MOOD_LABELS)
+    text = (
+        "Mood is placed on two axes: **valence** (how positive the music feels) and **arousal** (how energetic). "
+        f"Their four quarters are the quadrants of the 4Q emotion dataset: {quadrants}. "
+    )
+    head = clf.mood_head
+    if head is None:
+        return text + "This model has no mood head: the fast CRNN has no pretrained tags to read moods from."
+    test = head.info.get("test", {})
+    text += (
+        "A small logistic model reads the pretrained network's tags for the whole song (happy, sad, mellow, "
+        "chill, party… are among them) and gives each quadrant a probability; arousal is P(Q1) + P(Q2), valence "
+        "P(Q1) + P(Q4). It learned from the 4Q recordings' own quadrants (train split)."
+    )
+    if test:
+        text += (
+            f" On the {test['recordings']} test recordings (measured once): the quadrant is right "
+            f"**{test['accuracy']:.0%}** of the time, energetic-or-calm **{test['arousal_accuracy']:.0%}**, "
+            f"positive-or-negative **{test['valence_accuracy']:.0%}**."
+        )
+    if test.get("written") and head.write_threshold is not None:
+        text += (
+            f" Moods are written into files only at {head.write_threshold:.0%} or above, where they were right "
+            f"{test['written']['precision']:.0%} of the time on test."
+        )
+    return text
+
+
+st.subheader("Mood")
+st.markdown(mood_text())
 
 st.subheader("What the model sees")
 st.caption("A synthetic example: a bass line, a chord and a hi-hat pattern for one window.")

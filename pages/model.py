@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from genre_core.models.registry import DEFAULT_MODEL, MODEL_TITLES
-from genre_core.report import holdout_table, open_set_text, tag_threshold_text
+from genre_core.report import holdout_table, mood_text, open_set_text, tag_threshold_text
 from pages.ui import figures, state
 from pages.ui.entry import through_app
 
@@ -173,6 +173,10 @@ if calibration:
     if calibration.get("open_set"):
         st.subheader("None of the ten genres: the open-set check")
         st.markdown(open_set_text(calibration["open_set"]))
+
+    if calibration.get("mood"):
+        st.subheader("Mood")
+        st.markdown(mood_text(calibration["mood"]))
 
 st.subheader("By source")
 sources = {**head["by_source"], **{k: v for k, v in head.get("by_dataset", {}).items() if k != "gtzan"}}

@@ -292,3 +292,24 @@ def test_the_batch_table_has_a_verdict_column(app):
     verdicts = list(app.dataframe[0].value["verdict"])
     assert verdicts[0].startswith("none of the ten") and verdicts[1].startswith("one of the ten")
     assert verdicts[2] == "—"  # no verdict for a file that could not be read
+
+
+def test_the_mood_card_shows_the_words_and_the_valence_arousal_plane(app):
+    from genre_core.config import MOOD_LABELS
+
+    upload(app, "metal.ogg", CLIPS["metal"].read_bytes())
+    assert not app.exception
+    (card,) = [m for m in app.metric if m.label == "Mood"]
+    assert card.value in MOOD_LABELS.values()
+    plane = next(c for c in app.get("plotly_chart") if c.proto.id and "mood_plane" in c.proto.id)
+    spec = json.loads(plane.proto.spec)
+    (point,) = spec["data"]
+    assert 0 <= point["x"][0] <= 1 and 0 <= point["y"][0] <= 1
+    assert {a["text"] for a in spec["layout"]["annotations"]} == set(MOOD_LABELS.values())
+
+
+def test_the_fast_model_says_it_has_no_mood(app):
+    app.selectbox(key="model").set_value("crnn").run()
+    upload(app, "metal.ogg", CLIPS["metal"].read_bytes())
+    assert not app.exception and not [m for m in app.metric if m.label == "Mood"]
+    assert any("no mood head" in c.value for c in app.caption)

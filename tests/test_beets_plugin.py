@@ -198,3 +198,33 @@ def test_an_item_of_none_of_the_ten_genres_is_held_back_unless_included(tmp_path
     beet("genre-classify", "--include-other", "--min-probability", "0")
     (genres,) = beet.genres().values()
     assert len(genres) == 1 and list(read_genre(path).shown) == genres  # written, database and file agree
+
+
+def test_moods_set_an_attribute_and_the_files_mood_field_through_beets(tmp_path):
+    from genre_core.filetags import read_mood
+
+    music = tmp_path / "music"
+    music.mkdir()
+    path = make_file(music, "flac", None, name="Calm", clip="classical", title="Calm")
+    beet = Beets(tmp_path)
+    beet("import", "-A", str(music))
+    out = beet("genre-classify", "--moods", "--mood-min-probability", "0", "-p")
+    assert "mood:write" in out and read_mood(path).shown == ()
+    beet("genre-classify", "--moods", "--mood-min-probability", "0")
+    (mood,) = read_mood(path).shown
+    assert beet("ls", "-f", "$mood", "title:Calm").strip() == mood  # beets' attribute equals the file's field
+    assert "mood:" not in beet("genre-classify")  # without --moods (config default: no) moods are left alone
+
+
+def test_moods_with_the_fast_model_are_a_clear_beets_error(tmp_path):
+    beet = Beets(tmp_path)
+    env = {**os.environ, "BEETSDIR": str(tmp_path), "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-m", "beets", "-c", str(beet.config), "genre-classify", "--moods", "--model", "crnn"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode != 0 and "no mood head" in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr

@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "explain": "explain",
     "calibrate": "calibrate",
     "openset": "openset",
+    "mood": "mood",
     "tag": "tag",
     "write-tags": "write_tags",
     "report": "report",

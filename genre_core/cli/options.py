@@ -65,5 +65,18 @@ def add_write_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also write files the model judged to be none of the ten genres (is_other), under the same threshold",
     )
+    parser.add_argument(
+        "--moods",
+        action="store_true",
+        help="also write each file's mood (e.g. 'calm / relaxed') into its mood field (TMOO, TXXX:MOOD, MOOD, "
+        "the iTunes MOOD atom) where the mood's probability reaches the model's measured threshold",
+    )
+    parser.add_argument("--moods-only", action="store_true", help="write moods and leave genres as they are")
+    parser.add_argument(
+        "--mood-min-probability",
+        type=float,
+        default=None,
+        help="write moods at or above this probability (default: measured on valid: written moods right >= 80%%)",
+    )
     parser.add_argument("--journal", default=None, help="undo journal (default: TABLE.undo.jsonl)")
     parser.add_argument("--format", choices=("table", "json"), default="table", help="how the plan is printed")

@@ -49,14 +49,28 @@ def write_tags_from_table(table_path: Path, args: argparse.Namespace, tag_summar
     """
     from ..tag_journal import Journal, default_journal
     from ..tagging import read_table
-    from ..write_tags import apply_plan, has_verdicts, plan_lines, plan_table, refresh_table, summarise
+    from ..write_moods import mood_threshold
+    from ..write_tags import apply_plan, has_verdicts, plan_lines, plan_table, refresh_table, summarise, summarise_moods
     from ..write_thresholds import thresholds_for
 
     table = read_table(table_path)
-    thresholds = thresholds_for(
-        table, args.model, args.min_probability, args.max_genres, args.secondary_min_probability
+    moods = args.moods or args.moods_only
+    thresholds = (
+        {}
+        if args.moods_only
+        else thresholds_for(table, args.model, args.min_probability, args.max_genres, args.secondary_min_probability)
     )
-    planned = plan_table(table, thresholds, args.overwrite, args.mode, args.max_genres, args.include_other)
+    mood_cut = mood_threshold(args.model, args.mood_min_probability) if moods else None
+    planned = plan_table(
+        table,
+        thresholds,
+        args.overwrite,
+        args.mode,
+        args.max_genres,
+        args.include_other,
+        mood_cut,
+        genres=not args.moods_only,
+    )
     verdicts = has_verdicts(table)
     no_verdict_note = (
         "this table was made before the open-set verdict (no is_other column): whether its songs are of the ten "
@@ -76,6 +90,7 @@ def write_tags_from_table(table_path: Path, args: argparse.Namespace, tag_summar
             "completed": completed,
             "thresholds": {m: vars(t) for m, t in thresholds.items()},
             "summary": summary,
+            **({"moods": {"min_probability": mood_cut, "summary": summarise_moods(planned)}} if moods else {}),
             "open_set_verdict": verdicts,
             **({} if verdicts else {"note": no_verdict_note}),
             "journal": str(journal.path) if args.apply else None,
@@ -103,6 +118,8 @@ def write_tags_from_table(table_path: Path, args: argparse.Namespace, tag_summar
             print(f"{len(in_place)} hard-linked file(s) written in place, so every link sees the new genres:")
             print("\n".join(f"  {path}" for path in in_place))
         counts = ", ".join(f"{n} {a}" for a, n in summary.items())
+        if moods:
+            print(f"moods: p >= {mood_cut:.2f}; " + ", ".join(f"{n} {a}" for a, n in summarise_moods(planned).items()))
         if not args.apply:
             print(f"dry run: {counts}. Nothing was changed; add --apply to write.")
         else:

@@ -213,8 +213,9 @@ def calibrate(model_path: Path, manifest: Path, tag_precision: float = 0.9) -> d
             calibrated["valid"], calibrated["test"], report["tag_threshold"]["min_probability"]
         )
     ckpt = load_checkpoint(model_path)
-    if "open_set" in ckpt.calibration:  # fitted by `openset` on uncalibrated outputs: a new temperature keeps it
-        report["open_set"] = ckpt.calibration["open_set"]
+    for head in ("open_set", "mood"):  # fitted on uncalibrated outputs by their own commands: a new T keeps them
+        if head in ckpt.calibration:
+            report[head] = ckpt.calibration[head]
     save_checkpoint(model_path, ckpt.model, ckpt.config, ckpt.metrics, ckpt.training, report)
     write_metrics_index(model_path, load_checkpoint(model_path))
     return report

@@ -80,7 +80,7 @@ def collect(classifier: GenreClassifier, recs: list[Recording], quiet: bool = Fa
     """One pass of each recording through the app's path (ten spread windows): its mean outputs."""
     genres, tags, calibrated, ok = [], [], [], []
     n = len(classifier.labels)
-    for rec in tqdm(recs, desc="open-set outputs", disable=quiet):
+    for rec in tqdm(recs, desc="network outputs", disable=quiet):
         try:
             features = classifier.extract(rec.path, "spread")[2]
         except GenreCoreError:

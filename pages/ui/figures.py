@@ -37,6 +37,39 @@ def verdict_text(record: dict[str, Any]) -> str:
     return f"none of the ten ({p:.0%})" if record["is_other"] else f"one of the ten ({1 - p:.0%})"
 
 
+#: Where each quadrant sits on the valence (x) / arousal (y) plane, for labels.
+QUADRANT_CORNERS = {"Q1": (0.75, 0.92), "Q2": (0.25, 0.92), "Q3": (0.25, 0.08), "Q4": (0.75, 0.08)}
+
+
+def mood_figure(mood: dict[str, Any]) -> go.Figure:
+    """The song's point on the valence-arousal plane, with the four quadrants named."""
+    from genre_core.config import MOOD_LABELS
+
+    fig = go.Figure()
+    for quadrant, (x, y) in QUADRANT_CORNERS.items():
+        fig.add_annotation(x=x, y=y, text=MOOD_LABELS[quadrant], showarrow=False, opacity=0.8)
+    fig.add_shape(type="line", x0=0.5, x1=0.5, y0=0, y1=1, line=dict(width=1, dash="dot"))
+    fig.add_shape(type="line", x0=0, x1=1, y0=0.5, y1=0.5, line=dict(width=1, dash="dot"))
+    fig.add_trace(
+        go.Scatter(
+            x=[mood["valence"]],
+            y=[mood["arousal"]],
+            mode="markers",
+            marker=dict(size=16, symbol="circle"),
+            hovertemplate="valence %{x:.0%}<br>arousal %{y:.0%}<extra></extra>",
+            name="this song",
+        )
+    )
+    fig.update_layout(
+        xaxis=dict(title="valence (negative → positive)", range=[0, 1], tickformat=".0%", zeroline=False),
+        yaxis=dict(title="arousal (calm → energetic)", range=[0, 1], tickformat=".0%", zeroline=False),
+        height=320,
+        margin=dict(l=60, r=10, t=10, b=50),
+        showlegend=False,
+    )
+    return fig
+
+
 def probability_column() -> dict[str, Any]:
     """Column config drawing a 'probability' column as a percentage bar."""
     return {"probability": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)}
@@ -211,6 +244,7 @@ def batch_table(records: list[dict[str, Any]]) -> pd.DataFrame:
                 "probability": r["probabilities"].get(r["genre"], None) if r["genre"] else None,
                 "top 3": ", ".join(f"{t['genre']} {t['probability']:.0%}" for t in r["top_k"][:3]),
                 "verdict": verdict_text(r),
+                "mood": (r.get("mood") or {}).get("label", "—"),
                 "duration (s)": r["duration_s"],
                 "error": r["error"] or "",
             }
