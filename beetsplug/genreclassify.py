@@ -23,6 +23,8 @@ in beets' Python (`pip install -e .` in this repository does both):
         max_genres: 1          # also a second or third genre where the model is confident about it too
         secondary_min_probability: null  # null: the model's measured secondary threshold
         include_other: no      # also set genres of items that sound like none of the ten genres
+        per: track             # album: one consensus genre per album (as `beet genre-classify -a`)
+        names: {}              # your own genre names, e.g. {hiphop: Hip Hop, metal: [Metal, Heavy Metal]}
         moods: no              # also set a `mood` attribute and write the file's mood field (TMOO, MOOD, ...)
         mood_min_probability: null  # null: the model's measured mood threshold (written moods right >= 80 %)
         auto: no               # also classify items as they are imported
@@ -37,14 +39,30 @@ from beets.library import Item
 from beets.plugins import BeetsPlugin
 from beets.util import displayable_path, syspath
 
+from genre_core.albums import consensus
 from genre_core.errors import UsageError
 from genre_core.filetags import TagWriteError, tag_name, write_genre
+from genre_core.genre_names import GenreNames, check_genre_names
 from genre_core.write_moods import mood_threshold, plan_mood
 from genre_core.write_tags import MODES, decide, genres_to_write, held_back_as_other, other_reason
 from genre_core.write_thresholds import Threshold, combine_thresholds, measured_threshold, require_secondary
 
 #: beets 2.x keeps a multi-valued `genres`; older versions a single `genre`.
 GENRE_FIELD = "genres" if "genres" in Item._fields else "genre"
+
+
+def prediction_row(prediction: Any, item: Item) -> dict[str, Any]:
+    """A prediction as a tag-table row: what the shared write rules read."""
+    probs = prediction.aggregate("mean")
+    label, probability = prediction.top_k(1, "mean")[0]
+    return {
+        "path": displayable_path(item.path),
+        "genre": label,
+        "probability": probability,
+        **{f"p_{g}": float(p) for g, p in zip(prediction.labels, probs, strict=True)},
+        "other_probability": prediction.other_probability,
+        "is_other": prediction.is_other,
+    }
 
 
 class GenreClassifyPlugin(BeetsPlugin):
@@ -61,6 +79,8 @@ class GenreClassifyPlugin(BeetsPlugin):
                 "include_other": False,
                 "moods": False,
                 "mood_min_probability": None,
+                "per": "track",
+                "names": {},
                 "auto": False,
             }
         )
@@ -110,27 +130,38 @@ class GenreClassifyPlugin(BeetsPlugin):
 
     # ---- one item ----------------------------------------------------------------------------
 
-    def process(self, item: Item, threshold: Threshold, force: bool, pretend: bool, write: bool) -> str:
-        """Classify one item and set its genres when confident enough; returns the action taken."""
+    def predict(self, item: Item) -> Any:
+        """The item's prediction, or None (logged) when its file cannot be classified."""
         try:
-            prediction = self.classifier.predict(syspath(item.path))
+            return self.classifier.predict(syspath(item.path))
         except Exception as exc:  # a missing or damaged file must not stop a library run
             self._log.warning("{}: cannot classify: {}", displayable_path(item.path), exc)
+            return None
+
+    def process(self, item: Item, threshold: Threshold, force: bool, pretend: bool, write: bool) -> str:
+        """Classify one item and set its genres when confident enough; returns the action taken."""
+        prediction = self.predict(item)
+        if prediction is None:
             return "skip"
-        probs = prediction.aggregate("mean")
-        label, probability = prediction.top_k(1, "mean")[0]
+        return self.apply(item, prediction, prediction_row(prediction, item), threshold, force, pretend, write)
+
+    def apply(
+        self, item: Item, prediction: Any, row: dict, threshold: Threshold, force: bool, pretend: bool, write: bool
+    ) -> str:
+        """Set one item's genres from `row` (its own prediction, or its album's consensus) and its mood."""
+        label, probability = str(row["genre"]), float(row["probability"])
         shown = str(item) if item.title else displayable_path(item.path)
         if self.config["moods"].get(bool):
             self.process_mood(item, prediction.mood, shown, force, pretend, write)
-        verdict = {"other_probability": prediction.other_probability, "is_other": prediction.is_other}
-        if held_back_as_other(verdict, threshold) and not self.config["include_other"].get(bool):
-            reason = other_reason(verdict, threshold)
+        if held_back_as_other(row, threshold) and not self.config["include_other"].get(bool):
+            reason = other_reason(row, threshold)
             ui.print_(f"{'other':<6} {probability:4.0%}  {tag_name(label):<10}  {shown}  ({reason})")
             return "other"
-        row = {"genre": label, **{f"p_{g}": float(p) for g, p in zip(prediction.labels, probs, strict=True)}}
         labels = genres_to_write(row, threshold, self.max_genres())
         current = list(getattr(item, GENRE_FIELD) or []) if GENRE_FIELD == "genres" else [item.genre or ""]
-        action, reason, proposed = decide(current, labels, probability, threshold.min_probability, force, self.mode())
+        action, reason, proposed = decide(
+            current, labels, probability, threshold.min_probability, force, self.mode(), self.names()
+        )
         change = f"{'; '.join(current) or '-'} → {'; '.join(proposed)}" if action == "write" else tag_name(label)
         ui.print_(f"{action:<6} {probability:4.0%}  {change:<10}  {shown}  ({reason})")
         if action == "write" and not pretend:
@@ -138,6 +169,39 @@ class GenreClassifyPlugin(BeetsPlugin):
             item.try_sync(write=write, move=False)
             action = "written"
         return action
+
+    def names(self) -> GenreNames | None:
+        """The owner's genre names from the `names:` mapping, checked like `--genre-names`."""
+        mapping = self.config["names"].get()
+        if not mapping:
+            return None
+        try:
+            return check_genre_names(dict(mapping), "genreclassify.names")
+        except UsageError as exc:
+            raise ui.UserError(f"genreclassify: {exc}") from exc
+
+    def process_album(self, album: Any, threshold: Threshold, force: bool, pretend: bool, write: bool) -> list[str]:
+        """Classify an album's items and give each the album's consensus genre (one-track albums: their own)."""
+        predicted = [(item, self.predict(item)) for item in album.items()]
+        predicted = [(item, p) for item, p in predicted if p is not None]
+        rows = [
+            {**prediction_row(p, item), "album": album.album or "?", "albumartist": album.albumartist}
+            for item, p in predicted
+        ]
+        rows, albums, _ = consensus(rows)
+        if albums:
+            a = albums[0]
+            ui.print_(
+                f"album {a.artist} - {a.album}: {len(a.paths)} tracks → {tag_name(a.genre)} ({a.probability:.0%})"
+            )
+        pairs = list(zip(predicted, rows, strict=True))
+        actions = [self.apply(item, p, row, threshold, force, pretend, write) for (item, p), row in pairs]
+        written = [item for ((item, _), _), action in zip(pairs, actions, strict=True) if action == "written"]
+        if written and GENRE_FIELD == "genres" and not pretend:
+            # The album's own field too, as `beet lastgenre -a` sets it.
+            album.genres = list(getattr(written[0], GENRE_FIELD))
+            album.store(inherit=False)
+        return actions
 
     def mood_cut(self) -> float:
         """The mood threshold (given or measured), read once per run."""
@@ -196,6 +260,9 @@ class GenreClassifyPlugin(BeetsPlugin):
         command.parser.add_option(
             "--mood-min-probability", type="float", default=None, help="default: the model's measured mood threshold"
         )
+        command.parser.add_option(
+            "-a", "--album", action="store_true", default=None, help="match albums: one consensus genre per album"
+        )
         command.parser.add_option("--model", default=None, help="a shipped model name or a checkpoint path")
         command.func = self.command
         return [command]
@@ -218,9 +285,15 @@ class GenreClassifyPlugin(BeetsPlugin):
         if self.config["moods"].get(bool):
             self.mood_cut()  # a missing mood rule is a clear error before any item is touched
         counts: dict[str, int] = {}
-        for item in lib.items(args):
-            action = self.process(item, threshold, force, bool(opts.pretend), write)
-            counts[action] = counts.get(action, 0) + 1
+        self.names()  # a wrong `names:` mapping is a clear error before any item is touched
+        if opts.album or self.config["per"].as_str() == "album":
+            for album in lib.albums(args):
+                for action in self.process_album(album, threshold, force, bool(opts.pretend), write):
+                    counts[action] = counts.get(action, 0) + 1
+        else:
+            for item in lib.items(args):
+                action = self.process(item, threshold, force, bool(opts.pretend), write)
+                counts[action] = counts.get(action, 0) + 1
         summary = ", ".join(f"{n} {a}" for a, n in sorted(counts.items())) or "no items matched"
         pretend = ", pretend" if opts.pretend else ""
         ui.print_(f"genre-classify (p >= {threshold.min_probability:.2f}, mode {self.mode()}{pretend}): {summary}")

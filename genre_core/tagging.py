@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from .albums import ALBUM_COLUMNS, read_album_tags
 from .export import MOOD_COLUMNS, mood_cells
 from .library import find_audio_files
 from .models.registry import resolve_model
@@ -66,6 +67,7 @@ def tag_file(classifier: Any, path: str, options: TagOptions, mid: str) -> dict[
         "is_other": None,
         **dict.fromkeys(MOOD_COLUMNS),
         "mood_quadrant": None,
+        **dict.fromkeys(ALBUM_COLUMNS),
         "strategy": options.strategy,
         "aggregate": options.aggregate,
         "model_id": mid,
@@ -74,6 +76,7 @@ def tag_file(classifier: Any, path: str, options: TagOptions, mid: str) -> dict[
     if missing:
         row["error"] = missing
         return row
+    row.update(read_album_tags(path))  # album, album artist, artist, track: `write-tags --per album` groups by them
     try:
         pred = classifier.predict(path, strategy=options.strategy)
     except GenreCoreError as exc:

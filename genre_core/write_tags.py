@@ -20,6 +20,7 @@ import pandas as pd
 
 from .errors import UsageError
 from .filetags import GenreState, TagWriteError, is_read_only, read_genre, tag_name, with_genres, write_genre
+from .genre_names import GenreNames, spelled
 from .tag_journal import Journal
 from .tagging import matches_record, write_table
 from .write_moods import MoodPlan, apply_moods, plan_mood
@@ -53,6 +54,7 @@ def decide(
     threshold: float,
     overwrite: bool,
     mode: str = "replace",
+    genre_names: GenreNames | None = None,
 ) -> tuple[str, str, tuple[str, ...]]:
     """What to do with one classified file: (action, reason, the genres it would hold).
 
@@ -60,7 +62,8 @@ def decide(
     primary's. Shared by `write-tags` and the beets plugin.
     """
     current = [c for c in current if c.strip()]
-    names = [tag_name(label) for label in ([labels] if isinstance(labels, str) else labels)]
+    labels = [labels] if isinstance(labels, str) else labels
+    names = [name for label in labels for name in spelled(label, genre_names)]
     if probability < threshold:
         return "below", f"probability {probability:.3f} is under the threshold {threshold:.3f}", tuple(current)
     proposed = proposed_genres(current, names, mode)
@@ -190,9 +193,10 @@ def plan_file(
     include_other: bool = False,
     mood_cut: float | None = None,
     genres: bool = True,
+    genre_names: GenreNames | None = None,
 ) -> PlannedFile:
     """The genre plan of one row and, with `mood_cut`, its mood plan (moods do not depend on the genre's)."""
-    planned = plan_genre(row, thresholds, overwrite, mode, max_genres, include_other, genres)
+    planned = plan_genre(row, thresholds, overwrite, mode, max_genres, include_other, genres, genre_names)
     if mood_cut is not None and planned.before is not None:
         planned.mood = plan_mood(row, mood_cut, overwrite)
     return planned
@@ -206,6 +210,7 @@ def plan_genre(
     max_genres: int,
     include_other: bool,
     genres: bool,
+    genre_names: GenreNames | None = None,
 ) -> PlannedFile:
     path = str(row["path"])
     if isinstance(row.get("error"), str) and row["error"]:
@@ -227,7 +232,9 @@ def plan_genre(
     if held_back_as_other(row, threshold) and not include_other:
         return PlannedFile(path, "other", other_reason(row, threshold), label, probability, before.shown, before)
     labels = genres_to_write(row, threshold, max_genres)
-    action, reason, proposed = decide(before.shown, labels, probability, threshold.min_probability, overwrite, mode)
+    action, reason, proposed = decide(
+        before.shown, labels, probability, threshold.min_probability, overwrite, mode, genre_names
+    )
     planned = PlannedFile(path, action, reason, label, probability, before.shown, before, proposed=proposed)
     if action == "write":
         if is_read_only(os.path.realpath(path)):
@@ -246,9 +253,10 @@ def plan_table(
     include_other: bool = False,
     mood_cut: float | None = None,
     genres: bool = True,
+    genre_names: GenreNames | None = None,
 ) -> list[PlannedFile]:
     return [
-        plan_file(row, thresholds, overwrite, mode, max_genres, include_other, mood_cut, genres)
+        plan_file(row, thresholds, overwrite, mode, max_genres, include_other, mood_cut, genres, genre_names)
         for row in table.to_dict("records")
     ]
 

@@ -228,3 +228,43 @@ def test_moods_with_the_fast_model_are_a_clear_beets_error(tmp_path):
     )
     assert done.returncode != 0 and "no mood head" in done.stderr + done.stdout
     assert "Traceback" not in done.stderr
+
+
+def test_album_mode_gives_every_item_of_an_album_the_albums_genre_through_beets(tmp_path):
+    from test_albums import tagged
+
+    music = tmp_path / "music"
+    music.mkdir()
+    paths = [
+        tagged(music, "mp3-v2.4", clip, f"t{i}", "Album A", "Band A", None)
+        for i, clip in enumerate(("jazz", "metal", "classical"))
+    ]
+    beet = Beets(tmp_path)
+    beet("import", "-A", str(music))
+    out = beet("genre-classify", "-a", "-p", "--min-probability", "0")
+    (line,) = [x for x in out.splitlines() if x.startswith("album ")]
+    assert "Band A - Album A: 3 tracks →" in line and all(g == [] for g in beet.genres().values())  # -p: nothing set
+    beet("genre-classify", "-a", "--min-probability", "0")
+    genres = beet.genres()
+    assert len({tuple(g) for g in genres.values()}) == 1 and next(iter(genres.values()))  # one genre, set
+    assert {tuple(read_genre(p).shown) for p in paths} == {tuple(next(iter(genres.values())))}  # files agree
+    library = Library(str(tmp_path / "library.db"))
+    try:
+        (album,) = list(library.albums())
+        assert list(album.genres) == next(iter(genres.values()))
+    finally:
+        library._close()
+
+
+def test_a_wrong_names_mapping_is_a_clear_beets_error(tmp_path):
+    beet = Beets(tmp_path)
+    beet.config.write_text(beet.config.read_text().replace("genreclassify: {", "genreclassify: {names: {techno: X}, "))
+    env = {**os.environ, "BEETSDIR": str(tmp_path), "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-m", "beets", "-c", str(beet.config), "genre-classify"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode != 0 and "unknown genre techno" in done.stderr + done.stdout

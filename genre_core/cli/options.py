@@ -61,6 +61,20 @@ def add_write_options(parser: argparse.ArgumentParser) -> None:
         "split so that written genres are right at least 90%% of the time)",
     )
     parser.add_argument(
+        "--per",
+        choices=("track", "album"),
+        default="track",
+        help="album: every track of an album (same album and album artist tags) gets the album's genre, the mean "
+        "of its tracks' probabilities; files without album tags and one-track albums fall back to their own "
+        "(default: track)",
+    )
+    parser.add_argument(
+        "--genre-names",
+        default=None,
+        metavar="FILE",
+        help='a TOML file of your own genre names: [names] hiphop = "Hip Hop", metal = ["Metal", "Heavy Metal"]',
+    )
+    parser.add_argument(
         "--include-other",
         action="store_true",
         help="also write files the model judged to be none of the ten genres (is_other), under the same threshold",

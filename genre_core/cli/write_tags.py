@@ -47,6 +47,10 @@ def write_tags_from_table(table_path: Path, args: argparse.Namespace, tag_summar
 
     `tag_summary`: what `tag` just did; in JSON it leads the same document, so a script reads one.
     """
+    import pandas as pd
+
+    from ..albums import album_lines, consensus, with_album_tags
+    from ..genre_names import load_genre_names
     from ..tag_journal import Journal, default_journal
     from ..tagging import read_table
     from ..write_moods import mood_threshold
@@ -54,6 +58,11 @@ def write_tags_from_table(table_path: Path, args: argparse.Namespace, tag_summar
     from ..write_thresholds import thresholds_for
 
     table = read_table(table_path)
+    genre_names = load_genre_names(args.genre_names) if args.genre_names else None
+    planned_table, albums, fallback = table, [], {}
+    if args.per == "album":
+        rows, albums, fallback = consensus(with_album_tags(table.to_dict("records")))
+        planned_table = pd.DataFrame(rows, columns=list(dict.fromkeys([*table.columns, *rows[0]])) if rows else None)
     moods = args.moods or args.moods_only
     thresholds = (
         {}
@@ -62,7 +71,7 @@ def write_tags_from_table(table_path: Path, args: argparse.Namespace, tag_summar
     )
     mood_cut = mood_threshold(args.model, args.mood_min_probability) if moods else None
     planned = plan_table(
-        table,
+        planned_table,
         thresholds,
         args.overwrite,
         args.mode,
@@ -70,6 +79,7 @@ def write_tags_from_table(table_path: Path, args: argparse.Namespace, tag_summar
         args.include_other,
         mood_cut,
         genres=not args.moods_only,
+        genre_names=genre_names,
     )
     verdicts = has_verdicts(table)
     no_verdict_note = (
@@ -90,6 +100,7 @@ def write_tags_from_table(table_path: Path, args: argparse.Namespace, tag_summar
             "completed": completed,
             "thresholds": {m: vars(t) for m, t in thresholds.items()},
             "summary": summary,
+            **({"albums": [a.to_dict() for a in albums], "fallback": fallback} if args.per == "album" else {}),
             **({"moods": {"min_probability": mood_cut, "summary": summarise_moods(planned)}} if moods else {}),
             "open_set_verdict": verdicts,
             **({} if verdicts else {"note": no_verdict_note}),
@@ -98,6 +109,8 @@ def write_tags_from_table(table_path: Path, args: argparse.Namespace, tag_summar
         }
         print(json.dumps(report, indent=2, ensure_ascii=False))
     else:
+        if args.per == "album":
+            print("\n".join(album_lines(albums, fallback, {p.path: p.action for p in planned})))
         print("\n".join(plan_lines(planned)))
         if not verdicts:
             print(f"note: {no_verdict_note}")
