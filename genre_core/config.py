@@ -28,6 +28,15 @@ MOOD_LABELS: dict[str, str] = {
 HIGH_AROUSAL: tuple[str, ...] = ("Q1", "Q2")
 POSITIVE_VALENCE: tuple[str, ...] = ("Q1", "Q4")
 
+#: How a genre is shown to people (the app's charts, tables and display columns); data keys stay as in GENRES.
+GENRE_DISPLAY: dict[str, str] = {"hiphop": "hip-hop"}
+
+
+def display_genre(label: str) -> str:
+    """One spelling per genre everywhere a person reads it: `hiphop` → `hip-hop`."""
+    return GENRE_DISPLAY.get(label, label)
+
+
 GENRES: tuple[str, ...] = (
     "blues",
     "classical",

@@ -282,6 +282,8 @@ def tag_library(
     done = failed = 0
     started = time.perf_counter()
     interrupted = False
+    if progress:
+        progress(0, len(files))  # the bar starts now, at the files left: resumed files never inflate the rate
     try:
         for row in rows:
             chunk.append(row)
@@ -313,7 +315,7 @@ def tag_library(
 
 
 def print_progress() -> Callable[[int, int], None]:
-    """A tqdm bar (files/s and ETA) on stderr."""
+    """A tqdm bar (files/s and ETA) on stderr over the files left to classify, started before the first."""
     from tqdm import tqdm
 
     bar: dict[str, Any] = {}
@@ -321,8 +323,18 @@ def print_progress() -> Callable[[int, int], None]:
     def update(done: int, total: int) -> None:
         if "bar" not in bar:
             bar["bar"] = tqdm(total=total, unit="file", file=sys.stderr)
-        bar["bar"].update(1)
+        if done:
+            bar["bar"].update(done - bar["bar"].n)
         if done == total:
             bar["bar"].close()
 
     return update
+
+
+def summary_line(summary: dict[str, Any]) -> str:
+    """The run in one line: classified, skipped (already in the table), failed, and the rate of the classified."""
+    rate = f" ({summary['files_per_s']} files/s)" if summary["tagged"] and summary["files_per_s"] else ""
+    return (
+        f"{summary['tagged'] - summary['failed']} classified, {summary['skipped']} skipped (already in the table), "
+        f"{summary['failed']} failed in {summary['seconds']} s{rate}"
+    )

@@ -6,6 +6,7 @@ import streamlit as st
 
 from genre_core import GenreCoreError, Prediction
 from genre_core.classifier import TAGS_SOURCE, device_name
+from genre_core.config import display_genre
 from genre_core.export import error_record, results_csv, results_json
 from pages.ui import figures, state
 from pages.ui.entry import through_app
@@ -98,18 +99,19 @@ def show_song(name: str, data: bytes) -> None:
         return
     ranked = pred.top_k(settings.top_k, settings.aggregate)
     genre, prob = ranked[0]
+    shown = display_genre(genre)
     title, badge = st.columns([4, 1])
     if pred.is_other:
         title.subheader("None of the ten genres")
         badge.badge("other music", icon=":material/explore:", color="violet")
         show_other_notice(pred)
     else:
-        title.subheader(f"Predicted genre: **{genre}** ({prob:.1%})")
+        title.subheader(f"Predicted genre: **{shown}** ({prob:.1%})")
     if not pred.is_other and state.is_ambiguous(pred, settings.aggregate):
         badge.badge("ambiguous", icon=":material/help:", color="orange")
         second = pred.top_k(2, settings.aggregate)[1]
         st.warning(
-            f"Ambiguous: {genre} ({prob:.1%}) and {second[0]} ({second[1]:.1%}) are close. "
+            f"Ambiguous: {shown} ({prob:.1%}) and {display_genre(second[0])} ({second[1]:.1%}) are close. "
             "The song may mix styles; the per-window results show where each one comes from."
         )
     if pred.padded:
@@ -151,7 +153,15 @@ def show_song(name: str, data: bytes) -> None:
         left.dataframe(
             figures.window_table(pred),
             hide_index=True,
-            column_config=figures.probability_column(),
+            width="stretch",
+            column_config={  # narrow columns: all four fit the half-width column at 1280 px
+                "window": st.column_config.NumberColumn("#", width=32),
+                "start–end": st.column_config.TextColumn(width="small"),
+                "top genre": st.column_config.TextColumn(width="small"),
+                "probability": st.column_config.ProgressColumn(
+                    format="percent", min_value=0, max_value=1, width="small"
+                ),
+            },
         )
         right.plotly_chart(figures.window_heatmap(pred), width="stretch", key="window_heatmap")
 
@@ -170,7 +180,7 @@ def show_song(name: str, data: bytes) -> None:
             env = state.envelope(key, data, cfg.sample_rate)
             st.plotly_chart(figures.waveform_figure(env, pred), width="stretch", key="waveform")
             note = " (first 20 minutes shown)" if env.truncated else ""
-            st.caption(f"Shaded: the analysed windows{note}.")
+            st.caption(f"Numbered bands: the {len(pred.starts_s)} analysed windows{note}.")
         except GenreCoreError as exc:
             st.warning(state.escape_markdown(f"No waveform preview: {exc}"))
 
@@ -183,13 +193,13 @@ def show_song(name: str, data: bytes) -> None:
             key="mel_window",
         )
         start = float(pred.starts_s[index])
-        st.plotly_chart(figures.mel_figure(pred.features[index], cfg, start), width="stretch", key="mel", theme=None)
+        st.plotly_chart(figures.mel_figure(pred.features[index], cfg, start), width="stretch", key="mel")
         st.caption(INPUT_CAPTIONS.get(cfg.compression, ""))
-        if st.toggle(f"Why {genre}? Show the saliency map", key="explain"):
+        if st.toggle(f"Why {shown}? Show the saliency map", key="explain"):
             saliency = state.saliency(key, settings.strategy, index, genre, pred.features[index], settings.model)
-            st.plotly_chart(figures.saliency_figure(saliency, cfg, start), width="stretch", key="saliency", theme=None)
+            st.plotly_chart(figures.saliency_figure(saliency, cfg, start), width="stretch", key="saliency")
             st.caption(
-                f"Red: regions whose hiding lowers P({genre}) — the sound the model relies on. Blue: regions "
+                f"Red: regions whose hiding lowers P({shown}) — the sound the model relies on. Blue: regions "
                 "that argue against it. Each patch is replaced by the average level of its mel bands "
                 "(occlusion), so this is a measured effect, not a guess."
             )

@@ -161,5 +161,5 @@ example = (
     + 0.3 * beat * np.random.default_rng(0).standard_normal(t.size)
 ).astype(np.float32)
 features = LogMel(cfg)(example).numpy()
-st.plotly_chart(figures.mel_figure(features, cfg), width="stretch", key="example_mel", theme=None)
+st.plotly_chart(figures.mel_figure(features, cfg), width="stretch", key="example_mel")
 st.caption("Black is the floor (silence); the brightest colour is the window's loudest bin.")

@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from conftest import CLIPS
 from corpus import CASES, OK
 from genre_core.classifier import GenreClassifier
+from genre_core.config import display_genre
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -81,9 +82,9 @@ def test_upload_shows_genre_top_k_windows_waveform_and_mel(app, predict_calls, c
     upload(app, "jazz.ogg", CLIPS["jazz"].read_bytes())
     assert not app.exception and not app.error
     expected = classifier.predict(CLIPS["jazz"]).top_k(5)
-    assert headline(app) == f"Predicted genre: **{expected[0][0]}** ({expected[0][1]:.1%})"
+    assert headline(app) == f"Predicted genre: **{display_genre(expected[0][0])}** ({expected[0][1]:.1%})"
     genres, probs = top_k_bars(app)
-    assert genres[::-1] == [g for g, _ in expected]  # drawn bottom-up
+    assert genres[::-1] == [display_genre(g) for g, _ in expected]  # drawn bottom-up, in display spelling
     assert probs[::-1] == pytest.approx([p for _, p in expected], abs=1e-9)
     windows = next(t.value for t in app.dataframe if "window" in t.value.columns)
     assert len(windows) == 10  # one row per window
@@ -100,7 +101,7 @@ def test_changing_aggregation_and_top_k_reaggregates_without_rerunning_the_model
     app.radio(key="aggregate").set_value("max").run()
     expected = classifier.predict(CLIPS["metal"]).top_k(3, "max")
     genres, probs = top_k_bars(app)
-    assert genres[::-1] == [g for g, _ in expected]
+    assert genres[::-1] == [display_genre(g) for g, _ in expected]
     assert probs[::-1] == pytest.approx([p for _, p in expected], abs=1e-9)
     assert headline(app).endswith(f"({expected[0][1]:.1%})")
     assert predict_calls == ["spread"], "re-aggregating must not run the model again"
@@ -313,3 +314,22 @@ def test_the_fast_model_says_it_has_no_mood(app):
     upload(app, "metal.ogg", CLIPS["metal"].read_bytes())
     assert not app.exception and not [m for m in app.metric if m.label == "Mood"]
     assert any("no mood head" in c.value for c in app.caption)
+
+
+def test_every_chart_follows_the_streamlit_theme(app):
+    """No chart opts out of the theme (theme=None drew a white box with plotly's own colours in the dark app)."""
+    upload(app, "jazz.ogg", CLIPS["jazz"].read_bytes())
+    app.toggle(key="explain").set_value(True).run()
+    charts = list(app.get("plotly_chart"))
+    assert len(charts) >= 6 and all(c.proto.theme == "streamlit" for c in charts), [c.proto.id for c in charts]
+
+
+def test_the_model_page_answers_its_two_questions_and_shows_no_none(app):
+    app.switch_page("pages/model.py").run()
+    assert not app.exception
+    infos = " ".join(i.value for i in app.info) + " ".join(w.value for w in app.warning)
+    assert "Why is the linear probe" in infos and "held-out" in infos
+    assert "calibration made the expected calibration error worse" in infos
+    for frame in app.dataframe:
+        values = frame.value.astype(str).to_numpy().ravel().tolist() + [str(i) for i in frame.value.index]
+        assert "None" not in values and "hiphop" not in values

@@ -25,8 +25,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(tmp_path: Path, root: Path = ROOT) -> tuple[subprocess.Popen, str]:
-    """A fresh `streamlit run app.py` in `root`, as a user starts it (the project's own .streamlit/config.toml)."""
+def start_server(tmp_path: Path, root: Path = ROOT, extra: list[str] | None = None) -> tuple[subprocess.Popen, str]:
+    """A fresh `streamlit run app.py` in `root`, as a user starts it (the project's own .streamlit/config.toml).
+
+    `extra`: more `streamlit run` options, e.g. `["--theme.base", "light"]`.
+    """
     port = free_port()
     log = (tmp_path / "streamlit.log").open("w")
     proc = subprocess.Popen(
@@ -42,6 +45,7 @@ def start_server(tmp_path: Path, root: Path = ROOT) -> tuple[subprocess.Popen, s
             "127.0.0.1",
             "--server.headless",
             "true",
+            *(extra or []),
         ],
         cwd=root,
         stdout=log,

@@ -97,3 +97,54 @@ def test_plotly_default_text_labels_would_overlap_on_the_same_rows() -> None:
         for r in rows
     ]
     assert boxes[0].overlaps(boxes[1])
+
+
+# ---- what a user saw (issue 29): axes, colours, windows, names, order ----------------------------
+
+
+@pytest.mark.parametrize("cfg", [FeatureConfig(), musicnn_features()], ids=["db", "log10_1p"])
+def test_spectrogram_axes_keep_room_for_their_labels_and_silence_is_black(cfg: FeatureConfig) -> None:
+    features = np.random.default_rng(0).uniform(
+        LogMel(cfg).floor(), 0 if cfg.compression == "db" else 5, (cfg.n_mels, 20)
+    )
+    for fig in (figures.mel_figure(features, cfg), figures.saliency_figure(features - features.mean(), cfg, 0.0)):
+        assert fig.layout.margin.l >= 60 and fig.layout.yaxis.automargin  # tick labels are never clipped
+        assert fig.layout.yaxis.title.standoff  # the axis title sits beside the ticks, not over the plot
+    heatmap = figures.mel_figure(features, cfg).data[0]
+    assert heatmap.colorscale[0][1] == "#000000"  # the floor is black, as the captions say
+
+
+def test_windows_on_the_waveform_are_ten_separate_numbered_bands() -> None:
+    from genre_core.preview import Envelope
+
+    times = np.linspace(0, 30, 600)
+    env = Envelope(times_s=times, low=-np.ones(600), high=np.ones(600), duration_s=30.0, truncated=False)
+    starts = np.arange(10) * 3.0  # a 30-s song: the windows cover all of it, edge to edge
+    pred = type("P", (), {"starts_s": starts, "ends_s": starts + 3.0})()
+    fig = figures.waveform_figure(env, pred)
+    rects = [s for s in fig.layout.shapes if s.type == "rect"]
+    assert len(rects) == 10 and all(r.line.width > 0 for r in rects)  # outlined
+    assert len({r.fillcolor for r in rects[:2]}) == 2  # neighbours in alternating shades
+    assert [a.text for a in fig.layout.annotations] == [str(i) for i in range(1, 11)]
+
+
+def test_genres_have_one_display_name_and_one_order_in_every_chart() -> None:
+    from genre_core.config import GENRES
+
+    labels = GENRES
+    pred = type(
+        "P",
+        (),
+        {
+            "labels": labels,
+            "window_probs": np.full((3, 10), 0.1),
+            "starts_s": np.arange(3.0),
+            "ends_s": np.arange(3.0) + 3,
+        },
+    )()
+    heatmap = figures.window_heatmap(pred)
+    assert list(heatmap.data[0].y) == [g.replace("hiphop", "hip-hop") for g in labels]
+    assert heatmap.layout.yaxis.autorange == "reversed"  # blues at the top, as in the tables and the legend
+    assert [t.name for t in figures.timeline_figure(pred).data] == list(heatmap.data[0].y)
+    assert "hip-hop" in figures.top_k_figure([("hiphop", 0.5)]).data[0].y
+    assert list(figures.confusion_figure([[0] * 10] * 10, list(labels)).data[0].x) == list(heatmap.data[0].y)

@@ -141,3 +141,21 @@ def test_a_file_that_disappears_mid_run_is_recorded_not_fatal(tmp_path):
 
     row = tag_file(GenreClassifier.load(device="cpu"), str(tmp_path / "gone.mp3"), TagOptions(), "abc")
     assert row["genre"] is None and "cannot read the file" in row["error"]
+
+
+def test_a_resumed_run_counts_skipped_files_apart_and_says_so(tmp_path, capsys):
+    """Resuming: the bar starts at the files left, and the last line says classified, skipped and failed."""
+    from genre_core.cli import main
+
+    music = tmp_path / "music"
+    music.mkdir()
+    for genre in ("jazz", "rock"):
+        shutil.copy(CLIPS[genre], music / f"{genre}.ogg")
+    out = tmp_path / "t.parquet"
+    assert main(["tag", str(music), "--out", str(out), "--workers", "1"]) == 0
+    assert "2 classified, 0 skipped (already in the table), 0 failed" in capsys.readouterr().err
+    (music / "broken.mp3").write_bytes(b"not audio at all")
+    assert main(["tag", str(music), "--out", str(out), "--workers", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "0 classified, 2 skipped (already in the table), 1 failed" in err
+    assert "1/1" in err and "3/3" not in err  # the bar counts the one file left, not the skipped ones

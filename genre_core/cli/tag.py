@@ -32,7 +32,9 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..tagging import TagOptions, print_progress, tag_library
+    import sys
+
+    from ..tagging import TagOptions, print_progress, summary_line, tag_library
     from .write_tags import write_tags_from_table
 
     if not Path(args.library).is_dir():
@@ -50,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
         gpus_per_worker=args.gpus_per_worker,
         progress=None if args.quiet else print_progress(),
     )
+    print(summary_line(summary), file=sys.stderr)
     one_document = args.write_tags and args.format == "json" and not summary["interrupted"]
     if not one_document:  # with --write-tags --format json, the summary goes into the plan's document
         print(json.dumps(summary, indent=2))

@@ -9,15 +9,17 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+from plotly.colors import sequential
 
 from genre_core import Prediction
+from genre_core.config import display_genre
 from genre_core.features import LogMel
 from genre_core.preview import Envelope, frame_times, mel_band_hz
 
 
 def top_k_figure(ranked: list[tuple[str, float]], title: str | None = None) -> go.Figure:
     """Top-K genres as horizontal bars; `title` e.g. "Closest genres" when the song is none of the ten."""
-    genres = [g for g, _ in ranked][::-1]
+    genres = [display_genre(g) for g, _ in ranked][::-1]
     probs = [p for _, p in ranked][::-1]
     fig = go.Figure(go.Bar(x=probs, y=genres, orientation="h", text=[f"{p:.1%}" for p in probs], textposition="auto"))
     fig.update_layout(
@@ -61,8 +63,9 @@ def mood_figure(mood: dict[str, Any]) -> go.Figure:
         )
     )
     fig.update_layout(
-        xaxis=dict(title="valence (negative → positive)", range=[0, 1], tickformat=".0%", zeroline=False),
-        yaxis=dict(title="arousal (calm → energetic)", range=[0, 1], tickformat=".0%", zeroline=False),
+        # A little room past 0 and 100 %, so a point on the edge is drawn whole.
+        xaxis=dict(title="valence (positive →)", range=[-0.04, 1.04], tickformat=".0%", zeroline=False),
+        yaxis=dict(title="arousal (energetic →)", range=[-0.04, 1.04], tickformat=".0%", zeroline=False),
         height=320,
         margin=dict(l=60, r=10, t=10, b=50),
         showlegend=False,
@@ -81,7 +84,7 @@ def window_table(pred: Prediction) -> pd.DataFrame:
         {
             "window": np.arange(1, len(best) + 1),
             "start–end": [f"{s:.1f}–{e:.1f} s" for s, e in zip(pred.starts_s, pred.ends_s, strict=True)],
-            "top genre": [pred.labels[i] for i in best],
+            "top genre": [display_genre(pred.labels[i]) for i in best],
             "probability": [float(pred.window_probs[j, i]) for j, i in enumerate(best)],
         }
     )
@@ -93,27 +96,56 @@ def window_labels(pred: Prediction) -> list[str]:
 
 
 def window_heatmap(pred: Prediction) -> go.Figure:
+    """Genres top to bottom in the model's (alphabetical) order, as in every table and the timeline legend."""
     fig = go.Figure(
         go.Heatmap(
             z=pred.window_probs.T,
             x=window_labels(pred),
-            y=list(pred.labels),
+            y=[display_genre(g) for g in pred.labels],
             colorscale="Viridis",
             zmin=0,
             zmax=1,
             hovertemplate="window at %{x}<br>%{y}: %{z:.1%}<extra></extra>",
         )
     )
-    fig.update_layout(xaxis_title="window · start", height=360, margin=dict(l=10, r=10, t=10, b=40))
+    fig.update_layout(
+        xaxis_title="window · start",
+        yaxis=dict(autorange="reversed", automargin=True),
+        height=360,
+        margin=dict(l=10, r=10, t=10, b=40),
+    )
     return fig
+
+
+#: The analysed windows on the waveform: alternating shades, an outline and a number each, so ten separate
+#: windows show even where they touch or overlap (a 30-s song is all windows).
+WINDOW_SHADES = ("#ff4b6e", "#4b9bff")
 
 
 def waveform_figure(env: Envelope, pred: Prediction) -> go.Figure:
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=env.times_s, y=env.high, mode="lines", line=dict(width=0.6), name="max"))
     fig.add_trace(go.Scatter(x=env.times_s, y=env.low, mode="lines", line=dict(width=0.6), fill="tonexty", name="min"))
-    for start, end in zip(pred.starts_s, pred.ends_s, strict=True):
-        fig.add_vrect(x0=start, x1=end, fillcolor="#ff4b6e", opacity=0.18, line_width=0)
+    for i, (start, end) in enumerate(zip(pred.starts_s, pred.ends_s, strict=True)):
+        shade = WINDOW_SHADES[i % len(WINDOW_SHADES)]
+        # Overlapping windows (short songs) are drawn in two rows so each keeps its own band.
+        y0, y1 = (0.0, 0.5) if i % 2 else (0.5, 1.0)
+        fig.add_shape(
+            type="rect",
+            xref="x",
+            yref="paper",
+            x0=start,
+            x1=end,
+            y0=y0,
+            y1=y1,
+            fillcolor=shade,
+            opacity=0.16,
+            line=dict(color=shade, width=1),
+            layer="below",
+        )
+        fig.add_annotation(
+            x=(start + end) / 2, y=y1, yref="paper", text=str(i + 1), showarrow=False, yanchor="top", font=dict(size=10)
+        )
     fig.update_layout(
         showlegend=False,
         xaxis_title="time (s)",
@@ -140,12 +172,21 @@ def window_map_figure(values: np.ndarray, cfg: Any, start_s: float, hover_value:
     ticks = np.linspace(0, cfg.n_mels - 1, 6).astype(int)
     fig.update_layout(
         xaxis_title="time (s)",
-        yaxis=dict(title="mel band (Hz)", tickvals=ticks, ticktext=[f"{hz[i]:.0f}" for i in ticks]),
+        yaxis=dict(
+            title=dict(text="mel band (Hz)", standoff=10),
+            tickvals=ticks,
+            ticktext=[f"{hz[i]:.0f}" for i in ticks],
+            automargin=True,
+        ),
         height=320,
-        margin=dict(l=10, r=10, t=10, b=40),
+        margin=dict(l=80, r=10, t=10, b=50),
     )
     return fig
 
+
+#: Magma as explicit stops, starting at black: the floor (silence) is black, as the captions say. (plotly.js has
+#: no built-in "Magma", so the name alone fell back to another scale whose minimum is lavender.)
+FLOOR_BLACK = [[i / (len(sequential.Magma) - 1), c] for i, c in enumerate(["#000000", *sequential.Magma[1:]])]
 
 #: How each feature compression reads in a hover and on the colour bar.
 INPUT_UNITS = {"db": ("dB", "%{z:.1f} dB"), "log10_1p": ("log₁₀(1+C·P)", "%{z:.2f}")}
@@ -165,7 +206,7 @@ def mel_figure(features: np.ndarray, cfg: Any, start_s: float = 0.0) -> go.Figur
         cfg,
         start_s,
         value + f" (floor, silence: {floor:g})",
-        colorscale="Magma",
+        colorscale=FLOOR_BLACK,
         zmin=floor,
         zmax=top,
         colorbar=dict(title=unit),
@@ -192,8 +233,8 @@ def confusion_figure(matrix: list[list[int]], labels: list[str]) -> go.Figure:
     fig = go.Figure(
         go.Heatmap(
             z=matrix,
-            x=labels,
-            y=labels,
+            x=[display_genre(g) for g in labels],
+            y=[display_genre(g) for g in labels],
             colorscale="Blues",
             text=matrix,
             texttemplate="%{text}",
@@ -213,7 +254,7 @@ def timeline_figure(pred: Prediction) -> go.Figure:
     """Stacked probabilities of every genre at each window's centre."""
     centres = (pred.starts_s + pred.ends_s) / 2
     fig = go.Figure()
-    for i, genre in enumerate(pred.labels):
+    for i, genre in enumerate(map(display_genre, pred.labels)):
         fig.add_trace(
             go.Scatter(
                 x=centres,
@@ -240,9 +281,9 @@ def batch_table(records: list[dict[str, Any]]) -> pd.DataFrame:
         [
             {
                 "file": r["file"],
-                "genre": r["genre"] or "—",
+                "genre": display_genre(r["genre"]) if r["genre"] else "—",
                 "probability": r["probabilities"].get(r["genre"], None) if r["genre"] else None,
-                "top 3": ", ".join(f"{t['genre']} {t['probability']:.0%}" for t in r["top_k"][:3]),
+                "top 3": ", ".join(f"{display_genre(t['genre'])} {t['probability']:.0%}" for t in r["top_k"][:3]),
                 "verdict": verdict_text(r),
                 "mood": (r.get("mood") or {}).get("label", "—"),
                 "duration (s)": r["duration_s"],
