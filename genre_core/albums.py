@@ -15,13 +15,14 @@ for (one genre per album), not a gain in accuracy here; `--per track` stays the 
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import mutagen
+
+from .export import cell_number, cell_text
 
 #: The table columns `tag` records for albums, read through mutagen's easy interface.
 ALBUM_COLUMNS = ("album", "albumartist", "artist", "tracknumber")
@@ -45,17 +46,10 @@ def read_album_tags(path: str | Path) -> dict[str, str | None]:
     return found
 
 
-def _text(value: Any) -> str | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    text = str(value).strip()
-    return text or None
-
-
 def album_key(row: dict[str, Any]) -> tuple[str, str] | None:
     """(album, album artist) of a row, or None when the file has no album tag."""
-    album = _text(row.get("album"))
-    artist = _text(row.get("albumartist")) or _text(row.get("artist"))
+    album = cell_text(row.get("album"))
+    artist = cell_text(row.get("albumartist")) or cell_text(row.get("artist"))
     return (album, artist or "") if album else None
 
 
@@ -95,7 +89,7 @@ def consensus(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[Al
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     fallback: dict[str, str] = {}
     for i, row in enumerate(rows):
-        if _text(row.get("error")) or _text(row.get("genre")) is None:
+        if cell_text(row.get("error")) or cell_text(row.get("genre")) is None:
             continue
         key = album_key(row)
         if key is None:
@@ -113,7 +107,7 @@ def consensus(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[Al
         mean = {g: float(sum(float(rows[i][f"p_{g}"]) for i in members) / len(members)) for g in genres}
         album.genre = max(mean, key=mean.get)
         album.probability = mean[album.genre]
-        others = [float(rows[i]["other_probability"]) for i in members if _number(rows[i].get("other_probability"))]
+        others = [p for i in members if (p := cell_number(rows[i].get("other_probability"))) is not None]
         for i in members:
             own = str(rows[i]["genre"])
             if own != album.genre:
@@ -123,10 +117,6 @@ def consensus(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[Al
                 out[i].update({"other_probability": sum(others) / len(others), "is_other": None})
         albums.append(album)
     return out, albums, fallback
-
-
-def _number(value: Any) -> bool:
-    return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
 def album_lines(albums: list[Album], fallback: dict[str, str], actions: dict[str, str]) -> list[str]:

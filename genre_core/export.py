@@ -5,8 +5,23 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Sequence
 from typing import Any
+
+
+def cell_number(value: Any) -> float | None:
+    """A table cell as a number: None for an empty cell (None, or the NaN pandas reads from CSV and Parquet)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return float(value)
+
+
+def cell_text(value: Any) -> str | None:
+    """A table cell as stripped text: None for an empty or NaN cell."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return str(value).strip() or None
 
 
 def error_record(file: str, message: str) -> dict[str, Any]:

@@ -9,13 +9,13 @@ a dry run first, a journal entry before each write, exact undo, hard links writt
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
+from .export import cell_number
 from .filetags import GenreState, TagWriteError, read_mood, with_mood, write_genre
 from .models.checkpoint import load_checkpoint
 from .models.registry import resolve_model
@@ -67,16 +67,10 @@ def mood_threshold(model: str | Path | None, given: float | None) -> float:
     return float(head["write_threshold"])
 
 
-def _number(value: Any) -> float | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return float(value)
-
-
 def plan_mood(row: dict[str, Any], cut: float, overwrite: bool) -> MoodPlan:
     """The mood action for one classified row (its file is known to be the classified one)."""
     path = str(row["path"])
-    label, probability = row.get("mood"), _number(row.get("mood_probability"))
+    label, probability = row.get("mood"), cell_number(row.get("mood_probability"))
     if not isinstance(label, str) or not label or probability is None:
         return MoodPlan("none", "no mood in the table (a model without a mood head, or a table made before moods)")
     try:

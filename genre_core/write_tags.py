@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import UsageError
+from .export import cell_number
 from .filetags import GenreState, TagWriteError, is_read_only, read_genre, tag_name, with_genres, write_genre
 from .genre_names import GenreNames, spelled
 from .tag_journal import Journal
@@ -95,7 +96,7 @@ def genres_to_write(row: dict[str, Any], threshold: Threshold, max_genres: int) 
         (
             (float(value), key[2:])
             for key, value in row.items()
-            if key.startswith("p_") and key[2:] != primary and _number(value) is not None
+            if key.startswith("p_") and key[2:] != primary and cell_number(value) is not None
         ),
         reverse=True,
     )
@@ -133,12 +134,6 @@ class PlannedFile:
 # ---- plan -------------------------------------------------------------------------------------
 
 
-def _number(value: Any) -> float | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return float(value)
-
-
 def changed_since(path: str, size: float | None, mtime: float | None) -> str | None:
     """Why the file is no longer the one that was classified, or None when it still is."""
     try:
@@ -169,12 +164,12 @@ def held_back_as_other(row: dict[str, Any], threshold: Threshold) -> bool:
     """Whether the open-set check keeps this file's genre out: its verdict, or the stricter cut for writing."""
     if verdict_of(row):
         return True
-    p, cut = _number(row.get("other_probability")), threshold.max_other_probability
+    p, cut = cell_number(row.get("other_probability")), threshold.max_other_probability
     return p is not None and cut is not None and p >= cut
 
 
 def other_reason(row: dict[str, Any], threshold: Threshold | None = None) -> str:
-    p = _number(row.get("other_probability"))
+    p = cell_number(row.get("other_probability"))
     shown = f" (p_other {p:.2f})" if p is not None else ""
     if verdict_of(row) is False and threshold is not None and threshold.max_other_probability is not None:
         return (
@@ -218,7 +213,7 @@ def plan_genre(
     threshold = thresholds.get(str(row.get("model_id")))
     if threshold is None and genres:
         return PlannedFile(path, "skip", "classified by a model with no measured threshold (--min-probability)")
-    changed = changed_since(path, _number(row.get("size")), _number(row.get("mtime")))
+    changed = changed_since(path, cell_number(row.get("size")), cell_number(row.get("mtime")))
     if changed:
         return PlannedFile(path, "skip", changed)
     try:
