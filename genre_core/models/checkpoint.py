@@ -102,6 +102,17 @@ def load_checkpoint(path: str | Path | None = None) -> Checkpoint:
     )
 
 
+def store_calibration(path: str | Path, key: str, value: dict[str, Any]) -> None:
+    """Put one entry (a head fitted on the model's outputs) into a checkpoint's calibration and its metrics index.
+
+    The weights do not change, so the ONNX export stays current and is not rewritten.
+    """
+    ckpt = load_checkpoint(path)
+    calibration = {**ckpt.calibration, key: value}
+    save_checkpoint(path, ckpt.model, ckpt.config, ckpt.metrics, ckpt.training, calibration)
+    write_metrics_index(path, load_checkpoint(path))
+
+
 def write_metrics_index(path: str | Path, checkpoint: Checkpoint) -> Path:
     """Mirror a checkpoint's metrics, calibration and training summary into `metrics.json` beside it.
 

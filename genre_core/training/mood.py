@@ -26,7 +26,7 @@ from sklearn.model_selection import GroupKFold
 from ..classifier import GenreClassifier
 from ..config import HIGH_AROUSAL, MOODS, POSITIVE_VALENCE
 from ..errors import UsageError
-from ..models.checkpoint import load_checkpoint, save_checkpoint, write_metrics_index
+from ..models.checkpoint import store_calibration
 from ..models.mood import MoodHead
 from ..models.openset import transform
 from .calibrate import precision_threshold, threshold_scores
@@ -123,13 +123,5 @@ def fit_mood(model: str | Path | None, manifest: Path) -> dict[str, Any]:
         "test": scores(head.probabilities(x[test]), y[test], cut),
     }
     head = MoodHead(head.mean, head.scale, head.coef, head.intercept, temperature, cut, info)
-    store_mood(classifier.checkpoint.path, head)
+    store_calibration(classifier.checkpoint.path, "mood", head.to_dict())
     return head.to_dict()
-
-
-def store_mood(model_path: Path, head: MoodHead) -> None:
-    """Keep the head in the checkpoint's calibration (no weights change: the export stays current)."""
-    ckpt = load_checkpoint(model_path)
-    calibration = {**ckpt.calibration, "mood": head.to_dict()}
-    save_checkpoint(model_path, ckpt.model, ckpt.config, ckpt.metrics, ckpt.training, calibration)
-    write_metrics_index(model_path, load_checkpoint(model_path))

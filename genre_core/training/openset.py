@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from ..classifier import GenreClassifier
 from ..errors import GenreCoreError
-from ..models.checkpoint import load_checkpoint, save_checkpoint, write_metrics_index
+from ..models.checkpoint import store_calibration
 from ..models.openset import OpenSetDetector, transform
 from .data import Recording, read_manifest
 
@@ -70,6 +70,11 @@ class Outputs:
             self.calibrated[mask],
             self.ok[mask],
         )
+
+    def correct_and_confidence(self, labels: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Whether each recording's top genre is its label (never, for `other`), and that genre's probability."""
+        y = np.asarray([labels.index(r.genre) if r.genre in labels else -1 for r in self.recs])
+        return self.calibrated.argmax(axis=1) == y, self.calibrated.max(axis=1)
 
     def column(self, attribute: str) -> np.ndarray:
         return np.asarray([getattr(r, attribute) for r in self.recs])
@@ -209,9 +214,7 @@ def figures(
     p_other = detector.probability(data.inputs(detector.inputs))
     flagged = p_other >= (detector.threshold if detector.threshold is not None else np.inf)
     ten = ~other
-    y = np.asarray([labels.index(r.genre) if r.genre in labels else -1 for r in data.recs])
-    correct = data.calibrated.argmax(axis=1) == y
-    top = data.calibrated.max(axis=1)
+    correct, top = data.correct_and_confidence(labels)
     separable = 0 < other.sum() < len(other)
     out: dict[str, Any] = {
         "ten_genre_recordings": int(ten.sum()),
@@ -262,8 +265,7 @@ def fit_open_set(model: str | Path | None, manifest: Path, c: float = REGULARISA
     detector = replace(detector, threshold=threshold, info=info)
     write_rule = None
     if tag_cut is not None:
-        y = np.asarray([classifier.labels.index(r.genre) if not r.is_other else -1 for r in valid.recs])
-        correct, top = valid.calibrated.argmax(axis=1) == y, valid.calibrated.max(axis=1)
+        correct, top = valid.correct_and_confidence(classifier.labels)
         write_rule = choose_write_rule(correct, top, p_valid, valid_other, tag_cut)
     info["write_rule"] = (
         {
@@ -277,13 +279,5 @@ def fit_open_set(model: str | Path | None, manifest: Path, c: float = REGULARISA
     )
     info["valid"] = figures(valid, detector, classifier.labels, tag_cut, write_rule)
     info["test"] = figures(test, detector, classifier.labels, tag_cut, write_rule)
-    store_open_set(classifier.checkpoint.path, detector)
+    store_calibration(classifier.checkpoint.path, "open_set", detector.to_dict())
     return detector.to_dict()
-
-
-def store_open_set(model_path: Path, detector: OpenSetDetector) -> None:
-    """Keep the detector in the checkpoint's calibration (no weights change: the export stays current)."""
-    ckpt = load_checkpoint(model_path)
-    calibration = {**ckpt.calibration, "open_set": detector.to_dict()}
-    save_checkpoint(model_path, ckpt.model, ckpt.config, ckpt.metrics, ckpt.training, calibration)
-    write_metrics_index(model_path, load_checkpoint(model_path))
