@@ -135,3 +135,33 @@ def test_the_fast_model_is_the_distilled_crnn_and_beat_the_from_scratch_recipe_o
     assert fast.training["settings"]["teacher"] == DEFAULT_MODEL
     valid = load_checkpoint(DEFAULT_MODEL_PATH).metrics["valid"]["models"]
     assert valid["crnn"]["spread/mean"]["macro_f1"] > valid["scratch_crnn"]["spread/mean"]["macro_f1"]
+
+
+def test_the_mood_figures_on_test_are_reproduced():
+    """Quadrant, arousal and valence accuracy and the written moods' precision, measured again on test."""
+    import numpy as np
+
+    from genre_core import GenreClassifier
+    from genre_core.config import MOODS
+    from genre_core.models.openset import transform
+    from genre_core.training.data import read_manifest
+    from genre_core.training.mood import scores
+    from genre_core.training.openset import collect
+
+    require_manifest()
+    classifier = GenreClassifier.load(DEFAULT_MODEL_PATH, device="cpu")
+    recs = [
+        r
+        for r in read_manifest(MANIFEST, classifier.labels, include_other=True)
+        if r.split == "test" and r.mood in MOODS
+    ]
+    data = collect(classifier, recs, quiet=True)
+    data = data.select(data.ok)
+    head = classifier.mood_head
+    y = np.asarray([MOODS.index(r.mood) for r in data.recs])
+    now = scores(head.probabilities(transform("tags", data.means["tags"])), y, head.write_threshold)
+    recorded = head.info["test"]
+    assert now["recordings"] == recorded["recordings"], "the test split changed: re-run `mood` and re-record"
+    for key in ("accuracy", "arousal_accuracy", "valence_accuracy"):
+        assert now[key] >= recorded[key] - 0.01, key
+    assert now["written"]["precision"] >= recorded["written"]["precision"] - 0.02
