@@ -40,3 +40,10 @@ def top_k(probs: np.ndarray, labels: Sequence[str], k: int = 5) -> list[tuple[st
         raise ValueError("k must be at least 1")
     order = np.argsort(-np.asarray(probs), kind="stable")[:k]
     return [(labels[i], float(probs[i])) for i in order]
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Row-wise softmax of `(..., n_classes)` logits divided by `temperature`, in float32 as the network's outputs."""
+    scaled = np.asarray(logits, dtype=np.float32) / np.float32(temperature)
+    exp = np.exp(scaled - scaled.max(axis=-1, keepdims=True))
+    return exp / exp.sum(axis=-1, keepdims=True)

@@ -79,7 +79,7 @@ def baseline_pipeline(clf: GenreClassifier, path: str) -> dict[str, float]:
     slices = first.reshape(cfg.n_windows, cfg.window_samples)
     mels = np.stack([librosa_reference(s, cfg) for s in slices])
     t2 = time.perf_counter()
-    clf.predict_features(torch.from_numpy(mels))
+    clf.predict_features(mels)
     t3 = time.perf_counter()
     return {"decode": t1 - t0, "features": t2 - t1, "model": t3 - t2, "total": t3 - t0}
 
@@ -189,7 +189,7 @@ def reference_classifier() -> GenreClassifier:
     """The reference app's network size at its 22050 Hz / 128-mel input (untrained: timing only)."""
     from .config import GenreConfig, ModelConfig
     from .models.checkpoint import Checkpoint
-    from .models.registry import build_model
+    from .models.families import build_model
     from .reference import REFERENCE_ARCH
 
     config = GenreConfig(model=ModelConfig(**REFERENCE_ARCH))

@@ -50,7 +50,7 @@ def reduced_precision_check(clf: GenreClassifier, splits: tuple[str, ...] = ("va
         for r in recs:
             features = clf.extract(str(SHARED / r["path"]), "spread")[2]
             fp32 = clf.probabilities(clf.logits(features)).mean(axis=0)
-            low = clf.probabilities(torch.from_numpy(compiled(features.numpy())[0])).mean(axis=0)
+            low = clf.probabilities(compiled(features)[0]).mean(axis=0)
             largest = max(largest, float(np.abs(fp32 - low).max()))
             torch_fp32 = reference.probabilities(reference.logits(features)).mean(axis=0)
             swap_changed += int(torch_fp32.argmax() != fp32.argmax())

@@ -32,7 +32,7 @@ def median_ms(fn: Callable[[], Any], runs: int) -> float:
 @torch.inference_mode()
 def model_profile(clf: GenreClassifier, path: Path, runs: int) -> dict[str, float]:
     """Where a musicnn-family model's time goes on ten windows: ms per stage, median of `runs`."""
-    features = clf.extract(str(path), "spread")[2]
+    features = torch.from_numpy(clf.extract(str(path), "spread")[2])
     net = clf.model
     stages: dict[str, Callable[[], Any]] = {
         "timbral 7x38": lambda: net.musicnn.timbral[0](net.musicnn.input_bn(features.transpose(1, 2).unsqueeze(1))),
@@ -66,7 +66,7 @@ def timbral_conv_variants(clf: GenreClassifier, path: Path, runs: int) -> dict[s
     import torch.ao.nn.quantized as nnq
     import torch.nn.functional as F
 
-    features = clf.extract(str(path), "spread")[2]
+    features = torch.from_numpy(clf.extract(str(path), "spread")[2])
     x = F.pad(clf.model.musicnn.input_bn(features.transpose(1, 2).unsqueeze(1)), (0, 0, 3, 3))
     out: dict[str, dict[str, float]] = {}
     for block in clf.model.musicnn.timbral:

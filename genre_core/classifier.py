@@ -1,30 +1,38 @@
-"""Load a model once, then classify songs: the one path every caller uses."""
+"""Load a model once, then classify songs: the one path every caller uses.
+
+On a CPU the network runs on ONNX Runtime from the export and its sidecar
+(`models.serving`) and nothing here imports torch; PyTorch is loaded only for
+CUDA/MPS, `runtime="torch"`, or a checkpoint with no current export.
+"""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import torch
 
-from .aggregate import aggregate, top_k
+from .aggregate import aggregate, softmax, top_k
 from .audio import AudioSource, describe, open_audio
-from .config import GenreConfig
-from .errors import AudioTooLongError
+from .config import RUNTIMES, GenreConfig
+from .errors import AudioTooLongError, CheckpointError
 from .features import LogMel
-from .models.checkpoint import Checkpoint, load_checkpoint
+from .models.devices import resolve_device, torch_installed
 from .models.mood import MoodHead
-from .models.onnx import open_runtime
 from .models.openset import OpenSetDetector
+from .models.registry import missing_model, resolve_model
+from .models.serving import ModelInfo, ServedModel, open_served, read_info, sidecar_path
 from .windows import DEFAULT_TIMELINE_HOP_S, WindowPlan, plan_windows, read_windows
 
-#: Windows per forward pass: bounds activation memory for long timelines.
-BATCH_WINDOWS = 64
-#: ONNX Runtime keeps its peak buffers for the next call, so its passes are smaller: the transfer
-#: CRNN's front end holds ~9 MB of activations per window before pooling.
-ONNX_BATCH_WINDOWS = 16
+if TYPE_CHECKING:
+    from torch import nn
+
+    from .models.checkpoint import Checkpoint
+
+log = logging.getLogger("genre_core.classifier")
+
 #: Longer files are refused before decoding: a 12-h stream is not a song.
 DEFAULT_MAX_DURATION_S = 4 * 3600.0
 #: What the `tags` of a prediction are, for every place that shows them.
@@ -34,23 +42,14 @@ TAGS_SOURCE = (
 )
 
 
-def pick_device(device: str = "auto") -> torch.device:
-    """CUDA if present, then Apple MPS, else CPU; or exactly what was asked."""
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("CUDA was requested but no CUDA GPU is available; use --device cpu or auto.")
-    return torch.device(device)
+class Network(Protocol):
+    """What runs the weights (`models.serving.OnnxModel`, `models.torch_network.TorchNetwork`): numpy in and out."""
 
+    batch_windows: int
+    device: str
+    label: str
 
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"CUDA ({torch.cuda.get_device_name(device)})"
-    return device.type.upper()
+    def __call__(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]: ...
 
 
 @dataclass
@@ -136,31 +135,38 @@ class Prediction:
 
 
 class GenreClassifier:
-    """A loaded model. Thread-safe: `predict` keeps no state between calls."""
+    """A loaded model. Thread-safe: `predict` keeps no state between calls.
+
+    Built from a `ServedModel` (ONNX Runtime, no torch) or from a torch `Checkpoint`
+    (which runs its export on a CPU where that is current, else PyTorch).
+    """
 
     def __init__(
         self,
-        checkpoint: Checkpoint,
+        model: ServedModel | Checkpoint,
         device: str = "auto",
         max_duration_s: float = DEFAULT_MAX_DURATION_S,
         runtime: str = "auto",
+        threads: int | None = None,
     ) -> None:
-        self.checkpoint = checkpoint
         self.max_duration_s = max_duration_s
-        self.config: GenreConfig = checkpoint.config
-        self.device = pick_device(device)
-        # Each family's fastest eval copy (the CRNN: BN fused, channels-last; same outputs to ~1e-7).
-        self.model = checkpoint.model.for_inference().to(self.device)
-        # ONNX Runtime on a CPU when the checkpoint's export is current (`models.onnx.open_runtime`), else PyTorch.
-        self.onnx = open_runtime(checkpoint, runtime, self.device)
+        self._checkpoint: Checkpoint | None = None
+        self._torch_model: nn.Module | None = None
+        if isinstance(model, ServedModel):
+            self.info, self.network = model.info, model.network
+        else:
+            self._checkpoint = model
+            self.info, self.network = _checkpoint_network(model, device, runtime, threads)
+        self.config: GenreConfig = self.info.config
+        self.device: str = self.network.device
         self.logmel = LogMel(self.config.features)
         # Temperature scaling fitted on the valid split (1.0 = uncalibrated).
-        self.temperature = float(checkpoint.calibration.get("temperature", 1.0))
+        self.temperature = float(self.info.calibration.get("temperature", 1.0))
         # The open-set detector (`models.openset`), where `python -m genre_core openset` fitted one.
-        open_set = checkpoint.calibration.get("open_set")
+        open_set = self.info.calibration.get("open_set")
         self.open_set = OpenSetDetector.from_dict(open_set) if open_set else None
         # The mood head (`models.mood`), where `python -m genre_core mood` fitted one (it reads the tags).
-        mood = checkpoint.calibration.get("mood")
+        mood = self.info.calibration.get("mood")
         self.mood_head = MoodHead.from_dict(mood) if mood else None
 
     @classmethod
@@ -170,20 +176,67 @@ class GenreClassifier:
         device: str = "auto",
         max_duration_s: float = DEFAULT_MAX_DURATION_S,
         runtime: str = "auto",
+        threads: int | None = None,
     ) -> GenreClassifier:
-        return cls(load_checkpoint(path), device, max_duration_s, runtime)
+        """A shipped model's name, a checkpoint path or None (the default); on a CPU, served with no torch."""
+        if runtime not in RUNTIMES:
+            raise ValueError(f"unknown runtime '{runtime}' (known: {', '.join(RUNTIMES)})")
+        path = checkpoint_path(path)
+        if not path.is_file() and not sidecar_path(path).is_file():
+            raise CheckpointError(missing_model(path))
+        if runtime != "torch" and resolve_device(device) == "cpu":
+            served, problem = open_served(path, threads)
+            if served is not None:
+                return cls(served, "cpu", max_duration_s, runtime, threads)
+            if not torch_installed():
+                raise CheckpointError(
+                    f"Cannot run this model with ONNX Runtime, and this install has no torch to run the "
+                    f"checkpoint itself: {problem}."
+                )
+            # The checkpoint itself decides: its export if that is current (runtime "onnx" says why not), else PyTorch.
+            log.info("loading the checkpoint with PyTorch: %s", problem)
+        from .models.checkpoint import load_checkpoint
+
+        return cls(load_checkpoint(path), device, max_duration_s, runtime, threads)
+
+    @property
+    def checkpoint(self) -> Checkpoint:
+        """The torch checkpoint (loaded on first use: training, evaluation and benches need it, serving never)."""
+        if self._checkpoint is None:
+            from .models.checkpoint import load_checkpoint
+
+            self._checkpoint = load_checkpoint(self.info.path)
+        return self._checkpoint
+
+    @property
+    def model(self) -> nn.Module:
+        """The network's fastest eval copy as a torch module (training and benches; imports torch)."""
+        network = getattr(self.network, "model", None)
+        if network is not None:
+            return network
+        if self._torch_model is None:
+            self._torch_model = self.checkpoint.model.for_inference()
+        return self._torch_model
 
     @property
     def runtime_label(self) -> str:
         """What runs the network: 'ONNX Runtime 1.30.0' or 'PyTorch 2.13.0' (the Dashboard's device card)."""
-        if self.onnx is not None:
-            return f"ONNX Runtime {self.onnx.version}"
-        return f"PyTorch {torch.__version__.split('+')[0]}"
+        return self.network.label
+
+    @property
+    def device_label(self) -> str:
+        """'CPU', or 'CUDA (NVIDIA H100 ...)'."""
+        return getattr(self.network, "device_label", self.device.upper())
 
     @property
     def runtime_name(self) -> str:
         """The runtime and the device, e.g. 'ONNX Runtime 1.30.0 (CPU)'."""
-        return f"{self.runtime_label} ({device_name(self.device)})"
+        return f"{self.runtime_label} ({self.device_label})"
+
+    @property
+    def onnx(self) -> Network | None:
+        """The ONNX Runtime session where that runs the network, else None."""
+        return self.network if self.network.label.startswith("ONNX") else None
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -191,7 +244,11 @@ class GenreClassifier:
 
     @property
     def metrics(self) -> dict[str, Any]:
-        return self.checkpoint.metrics
+        return self.info.metrics
+
+    @property
+    def tag_labels(self) -> tuple[str, ...]:
+        return self.info.tag_labels
 
     def plan(self, duration_s: float, strategy: str = "spread", hop_s: float = DEFAULT_TIMELINE_HOP_S) -> WindowPlan:
         return plan_windows(duration_s, self.config.features, strategy, hop_s)
@@ -202,8 +259,8 @@ class GenreClassifier:
         strategy: str = "spread",
         name: str | None = None,
         hop_s: float = DEFAULT_TIMELINE_HOP_S,
-    ) -> tuple[WindowPlan, float, torch.Tensor]:
-        """Decode only the planned windows of `source`; return their log-mels."""
+    ) -> tuple[WindowPlan, float, np.ndarray]:
+        """Decode only the planned windows of `source`; return their log-mels `(n, n_mels, frames)`."""
         cfg = self.config.features
         with open_audio(source, cfg.sample_rate, name) as reader:
             duration = reader.duration_s
@@ -239,7 +296,7 @@ class GenreClassifier:
             strategy=strategy,
             padded=plan.padded,
             source_name=name or describe(source),
-            features=features.numpy() if keep_features else None,
+            features=features if keep_features else None,
             tag_probs=tags,
             tag_labels=self.tag_labels if tags is not None else (),
             other_probability=other,
@@ -249,7 +306,7 @@ class GenreClassifier:
         )
 
     def open_set_verdict(
-        self, logits: torch.Tensor, tags: np.ndarray | None
+        self, logits: np.ndarray, tags: np.ndarray | None
     ) -> tuple[float | None, np.ndarray | None, bool | None]:
         """(P(none of the ten) for the recording, per window, the rule's verdict); Nones without a detector.
 
@@ -257,45 +314,63 @@ class GenreClassifier:
         """
         if self.open_set is None or not len(logits):
             return None, None, None
-        outputs = {"genres": torch.softmax(logits, dim=-1).numpy(), "tags": tags}
+        outputs = {"genres": softmax(logits), "tags": tags}
         other = self.open_set.track_probability(outputs)
         threshold = self.open_set.threshold
         return other, self.open_set.window_probabilities(outputs), threshold is not None and other >= threshold
 
-    @property
-    def tag_labels(self) -> tuple[str, ...]:
-        return tuple(self.model.tag_labels)
+    def probabilities(self, logits: Any) -> np.ndarray:
+        """Calibrated genre probabilities of logits (a numpy array, or a CPU tensor from training code)."""
+        return softmax(np.asarray(logits, dtype=np.float32), self.temperature)
 
-    def probabilities(self, logits: torch.Tensor) -> np.ndarray:
-        return torch.softmax(logits / self.temperature, dim=-1).numpy()
-
-    def predict_features(self, features: torch.Tensor) -> np.ndarray:
+    def predict_features(self, features: np.ndarray) -> np.ndarray:
         """`(n, n_mels, frames)` model input → `(n, n_classes)` probabilities."""
         return self.probabilities(self.logits(features))
 
-    def logits(self, features: torch.Tensor) -> torch.Tensor:
+    def logits(self, features: np.ndarray) -> np.ndarray:
         """Raw model outputs, in chunks so a long timeline keeps memory flat."""
-        return self.logits_and_tags(features, tags=False)[0]
+        return self.logits_and_tags(features)[0]
 
-    def logits_and_tags(self, features: torch.Tensor, tags: bool = True) -> tuple[torch.Tensor, np.ndarray | None]:
+    def logits_and_tags(self, features: Any) -> tuple[np.ndarray, np.ndarray | None]:
         """Genre logits, and the pretrained tag head's probabilities from the same pass where there is one."""
-        with_tags = tags and bool(self.model.tag_labels)
-        logit_chunks, tag_chunks = [], []
-        with torch.inference_mode():
-            step = ONNX_BATCH_WINDOWS if self.onnx is not None else BATCH_WINDOWS
-            for start in range(0, features.shape[0], step):
-                if self.onnx is not None:
-                    logits, tag_probs = self.onnx(features[start : start + step].numpy())
-                    logit_chunks.append(torch.from_numpy(logits))
-                    if with_tags and tag_probs is not None:
-                        tag_chunks.append(torch.from_numpy(tag_probs))
-                    continue
-                batch = features[start : start + step].to(self.device)
-                if with_tags:
-                    logits, tag_probs = self.model.forward_with_tags(batch)
-                    tag_chunks.append(tag_probs.float().cpu())
-                else:
-                    logits = self.model(batch)
-                logit_chunks.append(logits.float().cpu())
-        logits = torch.cat(logit_chunks) if logit_chunks else torch.zeros(0, len(self.labels))
-        return logits, torch.cat(tag_chunks).numpy() if tag_chunks else None
+        features = np.asarray(features, dtype=np.float32)
+        step = self.network.batch_windows
+        chunks = [self.network(features[start : start + step]) for start in range(0, features.shape[0], step)]
+        logits = np.concatenate([c[0] for c in chunks]) if chunks else np.zeros((0, len(self.labels)), np.float32)
+        tags = [c[1] for c in chunks if c[1] is not None]
+        return logits, np.concatenate(tags) if tags else None
+
+
+def checkpoint_path(model: str | Path | None) -> Path:
+    """A shipped model's name, a checkpoint path, its export or its sidecar, or None → the checkpoint's path."""
+    path = resolve_model(model)
+    if path.suffix in (".onnx", ".json"):  # the export or sidecar named directly: the checkpoint it belongs to
+        path = path.with_name(path.name.split(".")[0] + ".pt")
+    return path
+
+
+def load_info(model: str | Path | None) -> ModelInfo:
+    """A model's config, calibration and metrics: from its sidecar (no torch), else from the checkpoint itself."""
+    path = checkpoint_path(model)
+    info, problem, _ = read_info(path)
+    if info is not None:
+        return info
+    if not torch_installed():
+        raise CheckpointError(f"Cannot read this model's settings without torch: {problem}.")
+    from .models.checkpoint import load_checkpoint
+    from .models.onnx import model_info
+
+    return model_info(load_checkpoint(path))
+
+
+def _checkpoint_network(
+    checkpoint: Checkpoint, device: str, runtime: str, threads: int | None
+) -> tuple[ModelInfo, Network]:
+    """A torch checkpoint's info, and what runs it: its current export on a CPU, else PyTorch (imports torch)."""
+    from .models.onnx import model_info, open_runtime
+    from .models.torch_network import TorchNetwork, pick_device
+
+    torch_device = pick_device(device).type
+    onnx = open_runtime(checkpoint, runtime, torch_device, threads)
+    network: Network = onnx if onnx is not None else TorchNetwork(checkpoint.model, torch_device, threads)
+    return model_info(checkpoint), network

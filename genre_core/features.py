@@ -1,14 +1,16 @@
-"""Batched log-mel spectrograms in torch, numerically matching librosa.
+"""Batched log-mel spectrograms in numpy, numerically matching librosa.
 
-One STFT call serves every window of a song. The output is librosa's
+One framed FFT serves every window of a song. The output is librosa's
 `power_to_db(melspectrogram(...), ref=np.max, top_db=80)` per window:
 each window's loudest bin is 0 dB, so the model ignores playback gain.
+numpy rather than torch, so serving needs no torch (issue 28); it equals
+the torch STFT it replaced within 1e-4 (`tests/test_windows_features.py`).
 """
 
 from __future__ import annotations
 
 import numpy as np
-import torch
+from numpy.lib.stride_tricks import sliding_window_view
 
 from .config import FeatureConfig
 
@@ -20,42 +22,42 @@ class LogMel:
 
     def __init__(self, cfg: FeatureConfig) -> None:
         self.cfg = cfg
-        self._window = torch.hann_window(cfg.n_fft, periodic=True)
-        filters = mel_filters(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax)
-        self._filters = torch.from_numpy(filters.astype(np.float32))
+        # torch.hann_window(periodic=True) == scipy's sym=False Hann: librosa's window.
+        n = np.arange(cfg.n_fft)
+        self._window = 0.5 - 0.5 * np.cos(2.0 * np.pi * n / cfg.n_fft)
+        self._filters = mel_filters(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax).astype(np.float64)
 
-    def power(self, audio: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """Mel power of `(..., samples)` audio → `(..., n_mels, frames)`."""
-        y = torch.as_tensor(audio, dtype=torch.float32)
+    def power(self, audio: np.ndarray) -> np.ndarray:
+        """Mel power of `(..., samples)` audio → `(..., n_mels, frames)`.
+
+        In float64: numpy's float64 FFT is both faster here than its float32 one and as exact as
+        librosa's own float64 path, so the deep (-60 to -80 dB) bins carry no rounding noise.
+        """
+        y = np.asarray(audio, dtype=np.float64)
         lead = y.shape[:-1]
         y = y.reshape(-1, y.shape[-1])
+        half = self.cfg.n_fft // 2
         # librosa (>=0.10) pads centred frames with zeros, not reflection.
-        spec = torch.stft(
-            y,
-            n_fft=self.cfg.n_fft,
-            hop_length=self.cfg.hop_length,
-            window=self._window,
-            center=True,
-            pad_mode="constant",
-            return_complex=True,
-        )
-        power = spec.real.square() + spec.imag.square()
-        mel = torch.matmul(self._filters, power)
+        padded = np.pad(y, ((0, 0), (half, half)))
+        frames = sliding_window_view(padded, self.cfg.n_fft, axis=-1)[:, :: self.cfg.hop_length]
+        spec = np.fft.rfft(frames * self._window, axis=-1)  # (songs, frames, bins)
+        power = spec.real**2 + spec.imag**2
+        mel = np.matmul(self._filters, power.transpose(0, 2, 1))
         return mel.reshape(*lead, *mel.shape[-2:])
 
-    def absolute_db(self, audio: np.ndarray | torch.Tensor) -> torch.Tensor:
+    def absolute_db(self, audio: np.ndarray) -> np.ndarray:
         """Mel power in dB relative to 1.0 (what the training cache stores)."""
-        return 10.0 * torch.log10(torch.clamp(self.power(audio), min=AMIN))
+        return (10.0 * np.log10(np.maximum(self.power(audio), AMIN))).astype(np.float32)
 
-    def __call__(self, windows: np.ndarray | torch.Tensor) -> torch.Tensor:
+    def __call__(self, windows: np.ndarray) -> np.ndarray:
         """Per-window model input `(n, n_mels, window_frames)`, compressed as the checkpoint says."""
         return COMPRESSIONS[self.cfg.compression](self, windows)[..., : self.cfg.window_frames]
 
-    def log10_1p(self, audio: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """musicnn's "logC": log10(1 + C * mel power), computed in float32."""
-        return torch.log10(1.0 + self.cfg.log_gain * self.power(audio))
+    def log10_1p(self, audio: np.ndarray) -> np.ndarray:
+        """musicnn's "logC": log10(1 + C * mel power)."""
+        return np.log10(1.0 + self.cfg.log_gain * self.power(audio)).astype(np.float32)
 
-    def relative(self, audio: np.ndarray | torch.Tensor) -> torch.Tensor:
+    def relative(self, audio: np.ndarray) -> np.ndarray:
         """dB below each window's own peak, floored at -top_db: gain-free."""
         return relative_db(self.absolute_db(audio), self.cfg.top_db)
 
@@ -68,14 +70,14 @@ class LogMel:
 COMPRESSIONS = {"db": LogMel.relative, "log10_1p": LogMel.log10_1p}
 
 
-def relative_db(absolute: torch.Tensor, top_db: float) -> torch.Tensor:
+def relative_db(absolute: np.ndarray, top_db: float) -> np.ndarray:
     """Re-reference each `(..., n_mels, frames)` block to its own maximum.
 
     Training crops from the cached whole-song spectrogram go through this
     too, so a crop and an inference window get identical treatment.
     """
-    peak = absolute.amax(dim=(-2, -1), keepdim=True)
-    return torch.clamp(absolute - peak, min=-top_db)
+    peak = absolute.max(axis=(-2, -1), keepdims=True)
+    return np.maximum(absolute - peak, np.float32(-top_db)).astype(np.float32, copy=False)
 
 
 #: Slaney's mel scale (librosa's default, htk=False): linear below 1 kHz, logarithmic above.
@@ -113,7 +115,7 @@ def mel_filters(sr: int, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float
 
 
 def librosa_reference(window: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
-    """The plain librosa computation the torch path is tested against."""
+    """The plain librosa computation this module is tested against."""
     import librosa
 
     mel = librosa.feature.melspectrogram(

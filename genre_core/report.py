@@ -9,8 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .models.checkpoint import load_checkpoint
-
 #: Sources with enough recordings and genres to hold out (`training.holdout`; the `extra` clips always train).
 HELD_OUT_SOURCES: tuple[str, ...] = ("gtzan", "4q", "emotify")
 #: What the held-out rule averages and ranks candidates by: track-level macro-F1 per held-out source.
@@ -263,6 +261,8 @@ def mood_text(mood: dict[str, Any]) -> str:
 
 
 def render(model_path: Path | None = None) -> str:
+    from .models.checkpoint import load_checkpoint  # the report writer only: the Model page needs no torch
+
     ckpt = load_checkpoint(model_path)
     m, t = ckpt.metrics, ckpt.training
     head = m["test"]["headline"]

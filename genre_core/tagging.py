@@ -191,14 +191,12 @@ _worker: dict[str, Any] = {}
 def _init_worker(options: TagOptions, mid: str, ignore_interrupt: bool = False) -> None:
     import signal
 
-    import torch
-
     if ignore_interrupt:  # Ctrl-C is the driver's to handle: it merges what is done
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-    torch.set_num_threads(1)  # one core per worker process
     from .classifier import GenreClassifier
 
-    classifier = GenreClassifier.load(options.model, device=options.device, runtime=options.runtime)
+    # One core per worker process.
+    classifier = GenreClassifier.load(options.model, device=options.device, runtime=options.runtime, threads=1)
     _worker.update(classifier=classifier, options=options, mid=mid)
 
 

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .classifier import load_info
 from .errors import UsageError
 from .export import cell_number
 from .filetags import GenreState, TagWriteError, read_mood, with_mood, write_genre
-from .models.checkpoint import load_checkpoint
 from .models.registry import resolve_model
+from .models.serving import sidecar_path
 from .tag_journal import Journal
 
 
@@ -53,7 +54,8 @@ def mood_threshold(model: str | Path | None, given: float | None) -> float:
             raise UsageError("--mood-min-probability must be between 0 and 1")
         return float(given)
     path = resolve_model(model)
-    head = load_checkpoint(path).calibration.get("mood") if path.is_file() else None
+    served_only = sidecar_path(path).is_file()  # a deploy may hold the export and sidecar without the checkpoint
+    head = load_info(path).calibration.get("mood") if path.is_file() or served_only else None
     if not head:
         raise UsageError(
             f"{path.name} has no mood head (the fast crnn has none: it has no tag head to read moods from); "

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .classifier import load_info
 from .errors import UsageError
-from .models.checkpoint import load_checkpoint
 from .models.registry import SHIPPED_MODELS, resolve_model
 from .tagging import model_id
 
@@ -37,7 +37,7 @@ class Threshold:
 def measured_threshold(model: str | Path | None) -> Threshold | None:
     """The write threshold stored in a checkpoint by `calibrate`, or None if it has none."""
     path = resolve_model(model)
-    calibration = load_checkpoint(path).calibration
+    calibration = load_info(path).calibration
     measured = calibration.get("tag_threshold") or {}
     if measured.get("min_probability") is None:
         return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from genre_core import GenreCoreError, Prediction
-from genre_core.classifier import TAGS_SOURCE, device_name
+from genre_core.classifier import TAGS_SOURCE
 from genre_core.config import display_genre
 from genre_core.export import error_record, results_csv, results_json
 from pages.ui import figures, state
@@ -30,7 +30,7 @@ def header_cards() -> None:
     cards = st.columns(4)
     cards[0].metric(
         "Device",
-        device_name(clf.device),
+        clf.device_label,
         delta=clf.runtime_label,
         delta_color="off",
         delta_arrow="off",

@@ -7,7 +7,6 @@ import streamlit as st
 
 from genre_core.config import MOOD_LABELS, FeatureConfig, ModelConfig
 from genre_core.features import LogMel
-from genre_core.models.crnn import count_parameters
 from pages.ui import figures, state
 from pages.ui.entry import through_app
 
@@ -16,8 +15,8 @@ through_app()
 clf = state.current_classifier()
 cfg = clf.config.features
 model_cfg = clf.config.model
-n_params = count_parameters(clf.checkpoint.model)
-teacher = clf.checkpoint.training.get("settings", {}).get("teacher")
+n_params = clf.info.n_parameters
+teacher = clf.info.training.get("settings", {}).get("teacher")
 
 
 def learned() -> str:
@@ -160,6 +159,6 @@ example = (
     + 0.2 * sum(np.sin(2 * np.pi * f * t) for f in (261.6, 329.6, 392.0))
     + 0.3 * beat * np.random.default_rng(0).standard_normal(t.size)
 ).astype(np.float32)
-features = LogMel(cfg)(example).numpy()
+features = LogMel(cfg)(example)
 st.plotly_chart(figures.mel_figure(features, cfg), width="stretch", key="example_mel")
 st.caption("Black is the floor (silence); the brightest colour is the window's loudest bin.")

@@ -167,7 +167,7 @@ for name, results in test["models"].items():
         rows.append({"model": name, "setting": setting, "accuracy": row["accuracy"], "macro-F1": row["macro_f1"]})
 st.dataframe(pd.DataFrame(rows), hide_index=True)
 
-calibration = clf.checkpoint.calibration
+calibration = clf.info.calibration
 if calibration:
     st.subheader("Calibration")
     st.markdown(
@@ -222,19 +222,19 @@ by_source = pd.DataFrame(
 )
 st.dataframe(by_source, hide_index=True)
 
-holdout = clf.checkpoint.training.get("holdout")
+holdout = clf.info.training.get("holdout")
 if holdout:
     st.subheader("How this model was chosen: music it had not heard")
     st.markdown(
         "Each design was trained once without each source (GTZAN, 4Q, Emotify) and scored on that source's "
         "train and valid recordings. The design with the best mean of those held-out macro-F1 scores ships "
-        f"(here `{clf.checkpoint.training.get('candidate')}`); valid, whose sources training shares, is shown "
+        f"(here `{clf.info.training.get('candidate')}`); valid, whose sources training shares, is shown "
         "beside it but does not choose. `python -m genre_core holdout` reproduces the table."
     )
     st.markdown(holdout_table(holdout))
 
 st.subheader("Training data and limits")
-training = clf.checkpoint.training
+training = clf.info.training
 counts = training.get("data", {}).get("recordings_per_split_and_genre", {})
 if counts:
     counts_table = pd.DataFrame(counts).reindex(labels).fillna(0).astype(int)

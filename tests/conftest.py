@@ -16,13 +16,19 @@ from mutagen.mp4 import MP4Cover
 
 from genre_core.classifier import GenreClassifier
 from genre_core.config import GENRES, GenreConfig, ModelConfig
-from genre_core.models.checkpoint import save_checkpoint
-from genre_core.models.registry import DEFAULT_MODEL_PATH, build_model
+from genre_core.models.devices import torch_installed
+from genre_core.models.registry import DEFAULT_MODEL_PATH
 
 DATA = Path(__file__).parent / "data"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CLIPS = {genre: DATA / f"{genre}.ogg" for genre in GENRES}
 FORMATS = ("wav", "flac", "ogg", "opus", "mp3", "m4a")
+
+#: For tests that train, export or run PyTorch: the torch-free serve install (requirements-serve.txt) has none.
+requires_torch = pytest.mark.skipif(
+    not torch_installed(),
+    reason="needs torch (training, export, --runtime torch); this is the torch-free serve install",
+)
 
 
 def tone(seconds: float, sr: int = 44100, freq: float = 440.0, channels: int = 1, amp: float = 0.5) -> np.ndarray:
@@ -85,6 +91,10 @@ def write_audio(tmp_path: Path) -> Callable[..., Path]:
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small random model: for testing mechanics, never for quality."""
+    pytest.importorskip("torch", reason="builds and saves a model with torch; this is the torch-free serve install")
+    from genre_core.models.checkpoint import save_checkpoint
+    from genre_core.models.families import build_model
+
     config = GenreConfig(model=ModelConfig(conv_channels=(4, 8), freq_pools=(4, 4), time_pools=(2, 2), gru_hidden=8))
     path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
     return save_checkpoint(path, build_model(config).eval(), config, metrics={"note": "random"})

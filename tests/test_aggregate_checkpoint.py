@@ -13,7 +13,8 @@ from genre_core.aggregate import aggregate, top_k
 from genre_core.config import GenreConfig, ModelConfig
 from genre_core.errors import CheckpointError
 from genre_core.models.checkpoint import load_checkpoint, save_checkpoint, write_metrics_index
-from genre_core.models.registry import SHIPPED_MODELS, build_model
+from genre_core.models.families import build_model
+from genre_core.models.registry import SHIPPED_MODELS
 
 PROBS = np.array([[0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.5, 0.1, 0.4]])
 

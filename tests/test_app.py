@@ -175,9 +175,9 @@ def test_model_page_reads_the_checkpoint_metrics(app, classifier):
     cards = {m.label: m.value for m in app.metric}
     assert cards["Test macro-F1"] == f"{head['macro_f1']:.3f}"
     assert any("confusion" in c.proto.id for c in app.get("plotly_chart"))
-    threshold = classifier.checkpoint.calibration["tag_threshold"]["min_probability"]
+    threshold = classifier.info.calibration["tag_threshold"]["min_probability"]
     assert any(f"at least **{threshold:.2f}**" in m.value for m in app.markdown)  # the tag-writing threshold
-    chosen = classifier.checkpoint.training["candidate"]  # how it was chosen: the held-out-source table
+    chosen = classifier.info.training["candidate"]  # how it was chosen: the held-out-source table
     assert any(f"| `{chosen}` |" in m.value and "without 4q" in m.value for m in app.markdown)
 
 

@@ -100,7 +100,7 @@ def test_device_auto_runs_on_cpu_without_a_gpu(tiny_checkpoint):
     import torch
 
     clf = GenreClassifier.load(tiny_checkpoint)
-    assert clf.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert clf.device == ("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def test_silent_windows_are_dropped_and_the_rest_classified(classifier, tmp_path):

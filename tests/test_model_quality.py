@@ -50,7 +50,7 @@ def open_set_test() -> tuple[dict, dict]:
     info = classifier.open_set.info
     rule = info["write_rule"]
     write_rule = (rule["min_probability"], rule["max_other_probability"] or math.inf)
-    tag_cut = classifier.checkpoint.calibration["tag_threshold"]["min_probability"]
+    tag_cut = classifier.info.calibration["tag_threshold"]["min_probability"]
     return figures(data, classifier.open_set, classifier.labels, tag_cut, write_rule), info["test"]
 
 

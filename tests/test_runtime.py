@@ -18,6 +18,7 @@ from genre_core.errors import CheckpointError
 from genre_core.models.checkpoint import load_checkpoint, save_checkpoint
 from genre_core.models.onnx import OnnxModel, export_problem, fingerprint, onnx_path
 from genre_core.models.registry import SHIPPED_MODELS
+from genre_core.models.serving import sidecar_path
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Real clips of four genres: each model's export is compared on all of their windows.
@@ -52,6 +53,7 @@ def copied_model(tmp_path) -> Path:
     target = tmp_path / "model.pt"
     shutil.copy(SHIPPED_MODELS["crnn"], target)
     shutil.copy(onnx_path(SHIPPED_MODELS["crnn"]), onnx_path(target))
+    shutil.copy(sidecar_path(SHIPPED_MODELS["crnn"]), sidecar_path(target))
     return target
 
 
@@ -117,7 +119,7 @@ def test_frozen_musicnn_computes_its_tags_from_the_genre_path():
     checkpoint = load_checkpoint("musicnn_crnn")
     fast = checkpoint.model.for_inference()
     assert fast.tags_share_backbone
-    features = GenreClassifier(checkpoint, device="cpu", runtime="torch").extract(CLIPS["rock"])[2]
+    features = torch.from_numpy(GenreClassifier(checkpoint, device="cpu", runtime="torch").extract(CLIPS["rock"])[2])
     with torch.inference_mode():
         genre_a, tags_a = checkpoint.model.forward_with_tags(features)
         genre_b, tags_b = fast.forward_with_tags(features)

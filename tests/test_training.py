@@ -16,7 +16,7 @@ from genre_core.classifier import GenreClassifier
 from genre_core.cli.train import parse_factors as _factors
 from genre_core.config import GENRES, GenreConfig
 from genre_core.models.checkpoint import load_checkpoint
-from genre_core.models.registry import build_model
+from genre_core.models.families import build_model
 from genre_core.training.data import Recording, build_cache, read_manifest
 from genre_core.training.runs import summarise, table
 from genre_core.training.train import TrainSettings, WeightAverage, train

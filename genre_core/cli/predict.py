@@ -31,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
         "--jobs",
         type=int,
         default=None,
-        help="songs classified at once (default: one per core for several files; torch then uses 1 thread each)",
+        help="songs classified at once (default: one per core for several files; the network then uses 1 thread each)",
     )
     p.set_defaults(run=run)
 
@@ -63,16 +63,15 @@ def run(args: argparse.Namespace) -> int:
     files = expand_paths(args.paths)
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    # Default: one job per core for batches; a single file keeps torch's threads for itself.
+    # Default: one job per core for batches; a single file keeps every thread for itself.
     jobs = args.jobs or min(os.cpu_count() or 1, len(files))
-    if jobs > 1:
-        import torch
-
-        torch.set_num_threads(1)  # parallelism comes from the jobs, not from each matmul
-    classifier = GenreClassifier.load(args.model, device=args.device, runtime=args.runtime)
+    # With several jobs, parallelism comes from the jobs, not from each matmul: one thread each.
+    classifier = GenreClassifier.load(
+        args.model, device=args.device, runtime=args.runtime, threads=1 if jobs > 1 else None
+    )
     show_progress = len(files) > 1 and not args.quiet
     if show_progress:
-        print(f"{classifier.checkpoint.path.name} on {classifier.runtime_name}", file=sys.stderr, flush=True)
+        print(f"{classifier.info.path.name} on {classifier.runtime_name}", file=sys.stderr, flush=True)
 
     def classify(numbered: tuple[int, Path]) -> dict[str, Any]:
         number, path = numbered

@@ -18,8 +18,9 @@ from torch import nn
 
 from ..config import GenreConfig
 from ..errors import CheckpointError
+from .families import build_model
 from .onnx import refresh_export
-from .registry import SHIPPED_MODELS, build_model, resolve_model
+from .registry import missing_model, resolve_model
 
 log = logging.getLogger("genre_core.checkpoint")
 FORMAT_VERSION = 1
@@ -51,7 +52,7 @@ def save_checkpoint(
     calibration: dict[str, Any] | None = None,
     export: bool = True,
 ) -> Path:
-    """Save the checkpoint and, with `export`, refresh its ONNX export if the weights changed."""
+    """Save the checkpoint and, with `export`, refresh its ONNX export if the weights changed, and its sidecar."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -67,7 +68,9 @@ def save_checkpoint(
     torch.save(payload, partial)
     os.replace(partial, path)
     if export:
-        refresh_export(Checkpoint(model, config, path=path), log)
+        refresh_export(
+            Checkpoint(model, config, payload["metrics"], payload["training"], payload["calibration"], path), log
+        )
     return path
 
 
@@ -75,10 +78,7 @@ def load_checkpoint(path: str | Path | None = None) -> Checkpoint:
     """Load safely; every way a file can be wrong becomes a CheckpointError."""
     path = resolve_model(path)
     if not path.is_file():
-        raise CheckpointError(
-            f"No model file at '{path}'. Shipped models: {', '.join(SHIPPED_MODELS)}; "
-            "or train one with `python -m genre_core train` / `train-transfer`."
-        )
+        raise CheckpointError(missing_model(path))
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for damaged or unsafe files

@@ -2,12 +2,15 @@
 
 Each checkpoint `name.pt` ships with `name.onnx`: the inference copy of its
 network (genre logits, plus the pretrained tag probabilities where the model
-has a tag head), exported when the checkpoint is saved. The export records a
-fingerprint of the weights and config it came from; a classifier runs it only
+has a tag head), exported when the checkpoint is saved, and `name.serve.json`,
+the sidecar that lets `models.serving` run it with no torch at all. The export
+records a fingerprint of the weights and config it came from; it runs only
 while that fingerprint still matches, so a retrained or edited checkpoint can
 never run through an old export (it falls back to PyTorch, or `runtime="onnx"`
 fails with the reason). Calibration and metrics live outside the graph, so
-re-saving a checkpoint with new figures keeps its export valid.
+re-saving a checkpoint with new figures keeps its export valid (the sidecar
+is rewritten with them). This module is the torch side: exporting, and
+opening an export for a checkpoint already loaded with torch.
 
 On these 2-core CPUs ONNX Runtime runs the transfer CRNN about 2.3x faster
 than PyTorch (fp32, same outputs to ~1e-6); see `python -m genre_core bench`.
@@ -28,6 +31,7 @@ from torch import nn
 
 from ..config import RUNTIMES, GenreConfig
 from ..errors import CheckpointError
+from .serving import FINGERPRINT_KEY, ModelInfo, OnnxModel, onnx_path, open_session, write_sidecar
 
 log = logging.getLogger("genre_core.runtime")
 
@@ -40,16 +44,29 @@ class Exportable(Protocol):
 
     model: nn.Module
     config: GenreConfig
+    metrics: dict[str, Any]
+    training: dict[str, Any]
+    calibration: dict[str, Any]
     path: Path | None
 
 
 OPSET = 17
-FINGERPRINT_KEY = "genre_core_fingerprint"
 
 
-def onnx_path(checkpoint_path: str | Path) -> Path:
-    """Where a checkpoint's export lives: beside it, same name, `.onnx`."""
-    return Path(checkpoint_path).with_suffix(".onnx")
+def model_info(checkpoint: Exportable) -> ModelInfo:
+    """What serving needs of a checkpoint besides the network: its sidecar's content."""
+    model = checkpoint.model
+    return ModelInfo(
+        config=checkpoint.config,
+        metrics=checkpoint.metrics,
+        training=checkpoint.training,
+        calibration=checkpoint.calibration,
+        tag_labels=tuple(model.tag_labels),
+        saliency_grid=model.saliency_grid,
+        band_mean=model.band_mean.detach().cpu().numpy().astype(np.float32),
+        n_parameters=sum(p.numel() for p in model.parameters()),
+        path=checkpoint.path,
+    )
 
 
 def fingerprint(model: nn.Module, config_dict: dict[str, Any]) -> str:
@@ -104,29 +121,7 @@ def export_onnx(checkpoint: Exportable, target: str | Path) -> Path:
     return target
 
 
-class OnnxModel:
-    """An ONNX Runtime session over one export: `(windows, mels, frames)` → logits (and tag probabilities)."""
-
-    def __init__(self, path: Path, threads: int) -> None:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self.path = path
-        self.version = ort.__version__
-        self.with_tags = len(self.session.get_outputs()) > 1
-        # Read through ONNX Runtime itself, so the inference path never imports the onnx package.
-        self.fingerprint = self.session.get_modelmeta().custom_metadata_map.get(FINGERPRINT_KEY)
-
-    def __call__(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        outputs = self.session.run(None, {"features": np.ascontiguousarray(features, dtype=np.float32)})
-        return outputs[0], (outputs[1] if self.with_tags else None)
-
-
-def open_runtime(checkpoint: Exportable, runtime: str, device: torch.device) -> OnnxModel | None:
+def open_runtime(checkpoint: Exportable, runtime: str, device: str, threads: int | None = None) -> OnnxModel | None:
     """The ONNX session to run `checkpoint` with, or None for PyTorch.
 
     `auto`: ONNX Runtime on a CPU when the export is there and current, else PyTorch;
@@ -134,9 +129,9 @@ def open_runtime(checkpoint: Exportable, runtime: str, device: torch.device) -> 
     """
     if runtime not in RUNTIMES:
         raise ValueError(f"unknown runtime '{runtime}' (known: {', '.join(RUNTIMES)})")
-    if runtime == "torch" or (runtime == "auto" and device.type != "cpu"):
+    if runtime == "torch" or (runtime == "auto" and device != "cpu"):
         return None
-    model, problem = _open_current(checkpoint)
+    model, problem = _open_current(checkpoint, threads)
     if model is not None:
         return model
     if runtime == "onnx":
@@ -145,19 +140,14 @@ def open_runtime(checkpoint: Exportable, runtime: str, device: torch.device) -> 
     return None
 
 
-def _open_current(checkpoint: Exportable) -> tuple[OnnxModel | None, str]:
+def _open_current(checkpoint: Exportable, threads: int | None = None) -> tuple[OnnxModel | None, str]:
     """A session over the checkpoint's export if it is there and made from these weights, else why not."""
     if checkpoint.path is None:
         return None, "the model was not loaded from a file, so it has no export"
     path = onnx_path(checkpoint.path)
-    if not path.is_file():
-        return None, f"no export {path.name} beside the checkpoint (python -m genre_core export {checkpoint.path})"
-    try:
-        model = OnnxModel(path, torch.get_num_threads())
-    except ImportError:
-        return None, "onnxruntime is not installed (pip install -r requirements.txt)"
-    except Exception as exc:  # onnxruntime's own errors: a damaged or foreign file
-        return None, f"ONNX Runtime cannot open {path.name} ({exc}); re-export it: python -m genre_core export"
+    model, problem = open_session(path, threads or torch.get_num_threads())
+    if model is None:
+        return None, f"{problem}; export it: python -m genre_core export {checkpoint.path}"
     if model.fingerprint != fingerprint(checkpoint.model, checkpoint.config.to_dict()):
         return None, f"{path.name} was exported from other weights (stale); re-export it: python -m genre_core export"
     return model, ""
@@ -169,13 +159,19 @@ def export_problem(checkpoint: Exportable) -> str | None:
 
 
 def refresh_export(checkpoint: Exportable, logger: logging.Logger = log) -> Path | None:
-    """Write `checkpoint`'s ONNX export unless a current one is there; None when the exporter is missing."""
+    """Write `checkpoint`'s ONNX export unless a current one is there, then its serving sidecar.
+
+    The sidecar is rewritten every time (it is small), so it always carries the checkpoint's latest
+    calibration and metrics and the sha256 of the file just saved. None when the exporter is missing.
+    """
     if checkpoint.path is None:
         raise ValueError("only a checkpoint saved to a file has an export beside it")
-    if export_problem(checkpoint) is None:
-        return onnx_path(checkpoint.path)
-    try:
-        return export_onnx(checkpoint, onnx_path(checkpoint.path))
-    except ImportError as exc:
-        logger.warning("no ONNX export for %s (%s): it will run with PyTorch", checkpoint.path, exc)
-        return None
+    target = onnx_path(checkpoint.path)
+    if export_problem(checkpoint) is not None:
+        try:
+            export_onnx(checkpoint, target)
+        except ImportError as exc:
+            logger.warning("no ONNX export for %s (%s): it will run with PyTorch", checkpoint.path, exc)
+            return None
+    write_sidecar(model_info(checkpoint), fingerprint(checkpoint.model, checkpoint.config.to_dict()))
+    return target

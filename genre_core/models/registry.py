@@ -1,56 +1,14 @@
-"""Which networks exist and which ship: families, shipped models, the default, titles.
+"""Which models ship: their names, paths, titles and the default (no torch: serving reads this).
 
-A network family enters through `ModelConfig.family` and one entry of `MODEL_FAMILIES`.
-What a family must provide is written down in `ModelFamily`, so callers use those
-members directly instead of probing with `hasattr`.
+The network families themselves, and building one from a config, are in `models.families`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
-
-import torch
-from torch import nn
-
-from ..config import GenreConfig, ModelConfig
-from .crnn import CRNN
-from .musicnn import MusicnnCRNN
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 
-
-class ModelFamily(Protocol):
-    """What every network family provides (`CRNN`, `MusicnnCRNN`)."""
-
-    #: Labels of the extra tag head's outputs; empty for a family without one.
-    tag_labels: tuple[str, ...]
-    #: Occlusion patch and stride, in (mel bands, frames), that suit this family's input.
-    saliency_grid: tuple[tuple[int, int], tuple[int, int]]
-
-    def __call__(self, features: torch.Tensor) -> torch.Tensor:
-        """`(windows, n_mels, frames)` model input → `(windows, n_classes)` genre logits."""
-        ...
-
-    def forward_with_tags(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Genre logits and tag probabilities `(windows, len(tag_labels))` from one pass."""
-        ...
-
-    def set_normalisation(self, mean: torch.Tensor, std: torch.Tensor) -> None:
-        """Store the training set's per-band input statistics inside the model."""
-        ...
-
-    def for_inference(self) -> nn.Module:
-        """The fastest eval copy with the same outputs (fused, shared backbones)."""
-        ...
-
-
-class FamilyClass(Protocol):
-    def __call__(self, cfg: ModelConfig, n_mels: int, n_classes: int) -> nn.Module: ...
-
-
-#: Each network family enters here and nowhere else: `ModelConfig.family` → class.
-MODEL_FAMILIES: dict[str, FamilyClass] = {"crnn": CRNN, "musicnn_crnn": MusicnnCRNN}
 #: The models that ship in `models/`, by the name the sidebar and `--model` use.
 SHIPPED_MODELS: dict[str, Path] = {
     "musicnn_crnn": MODELS_DIR / "genre_musicnn_crnn.pt",
@@ -65,16 +23,16 @@ MODEL_TITLES = {
 }
 
 
+def missing_model(path: Path) -> str:
+    """What to say when no model file is at `path`."""
+    return (
+        f"No model file at '{path}'. Shipped models: {', '.join(SHIPPED_MODELS)}; "
+        "or train one with `python -m genre_core train` / `train-transfer`."
+    )
+
+
 def resolve_model(model: str | Path | None) -> Path:
     """A shipped model's name, a checkpoint path, or None for the default → a path."""
     if model is None:
         return DEFAULT_MODEL_PATH
     return SHIPPED_MODELS.get(str(model), Path(model))
-
-
-def build_model(config: GenreConfig) -> nn.Module:
-    """A freshly initialised network of the config's family."""
-    family = MODEL_FAMILIES.get(config.model.family)
-    if family is None:
-        raise ValueError(f"unknown model family '{config.model.family}' (known: {sorted(MODEL_FAMILIES)})")
-    return family(config.model, n_mels=config.features.n_mels, n_classes=len(config.labels))

@@ -50,7 +50,7 @@ def split_logits(
 ) -> tuple[list[torch.Tensor], np.ndarray, np.ndarray]:
     """Raw window logits of every recording in a split via the app's path, its labels and families (GTZAN or other)."""
     recs = [r for r in read_manifest(manifest, classifier.labels) if r.split == split]
-    logits = [classifier.logits(classifier.extract(r.path, "spread")[2]) for r in recs]
+    logits = [torch.from_numpy(classifier.logits(classifier.extract(r.path, "spread")[2])) for r in recs]
     labels = np.asarray([classifier.labels.index(r.genre) for r in recs])
     return logits, labels, np.asarray([r.family for r in recs])
 

@@ -117,7 +117,7 @@ def _compute(job: tuple[Path, FeatureConfig, float, float, Path]) -> Path:
         audio = librosa.effects.time_stretch(audio, rate=stretch).astype(np.float32)
     if audio.size < cfg.window_samples:  # pad exactly as inference pads short songs
         audio = fit_window(audio, cfg.window_samples, loop=True)
-    db = LogMel(cfg).absolute_db(audio).numpy().astype(np.float16)
+    db = LogMel(cfg).absolute_db(audio).astype(np.float16)
     tmp = target.with_suffix(".tmp.npy")
     np.save(tmp, db)
     tmp.rename(target)

@@ -25,7 +25,8 @@ from ..aggregate import METHODS, aggregate
 from ..classifier import GenreClassifier
 from ..config import GenreConfig
 from ..models.checkpoint import Checkpoint, load_checkpoint, save_checkpoint, write_metrics_index
-from ..models.registry import build_model, resolve_model
+from ..models.families import build_model
+from ..models.registry import resolve_model
 from ..windows import STRATEGIES
 from .data import Recording, build_cache, read_manifest
 from .train import window_batch
@@ -111,7 +112,7 @@ class LinearProbe:
 
     @torch.inference_mode()
     def window_probs(self, path: Path, strategy: str) -> np.ndarray:
-        features = self.extractor.extract(path, strategy)[2]
+        features = torch.from_numpy(self.extractor.extract(path, strategy)[2])
         pooled = self._pool(self.model.musicnn.frontend(features)).mean(axis=0, keepdims=True)
         return self.probe.predict_proba(pooled)  # one row: the probe sees the recording, not windows
 

@@ -62,7 +62,7 @@ def frontend_cache(
 
     def compute(i: int, rec: Recording) -> torch.Tensor:
         try:
-            features = classifier.extract(rec.path, strategy, hop_s=hop_s)[2]
+            features = torch.from_numpy(classifier.extract(rec.path, strategy, hop_s=hop_s)[2])
         except GenreCoreError as exc:  # silent or unreadable: nothing to learn from
             log.info("skipping %s: %s", rec.path.name, exc)
             return torch.zeros(0, FRONTEND_CHANNELS, classifier.config.features.window_frames)
@@ -114,7 +114,7 @@ def style_cache(
             rate = sf.info(str(rec.path)).samplerate
             try:
                 audio = render(load_audio(rec.path, rate), rate, params)
-                features = classifier.extract(audio, "timeline", hop_s=3.0)[2]
+                features = torch.from_numpy(classifier.extract(audio, "timeline", hop_s=3.0)[2])
             except GenreCoreError as exc:
                 log.info("skipping %s: %s", rec.path.name, exc)
                 return torch.from_numpy(empty)
@@ -131,7 +131,7 @@ def input_band_mean(recs: list[Recording], classifier: GenreClassifier) -> torch
     count = 0
     for rec in recs:
         try:
-            features = classifier.extract(rec.path, "spread")[2]
+            features = torch.from_numpy(classifier.extract(rec.path, "spread")[2])
         except GenreCoreError:
             continue
         total += features.sum(dim=(0, 2))

@@ -28,6 +28,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
+from ..aggregate import softmax
 from ..classifier import GenreClassifier
 from ..errors import GenreCoreError
 from ..models.checkpoint import store_calibration
@@ -95,7 +96,7 @@ def collect(classifier: GenreClassifier, recs: list[Recording], quiet: bool = Fa
             ok.append(False)
             continue
         logits, tag_probs = classifier.logits_and_tags(features)
-        genres.append(torch.softmax(logits, dim=-1).numpy().mean(axis=0))
+        genres.append(softmax(logits).mean(axis=0))
         tags.append(tag_probs.mean(axis=0) if tag_probs is not None else np.zeros(0))
         calibrated.append(classifier.probabilities(logits).mean(axis=0))
         ok.append(True)

@@ -22,12 +22,12 @@ import torch
 from sklearn.metrics import f1_score
 from tqdm import tqdm
 
-from ..classifier import pick_device
 from ..config import GenreConfig
 from ..features import relative_db
 from ..models.checkpoint import save_checkpoint
 from ..models.crnn import CRNN, count_parameters
-from ..models.registry import build_model
+from ..models.families import build_model
+from ..models.torch_network import pick_device
 from ..windows import plan_windows
 from .common import data_summary, smoothed_targets, soft_cross_entropy, start_run
 from .data import DEFAULT_CACHE, Recording, build_cache
@@ -148,7 +148,7 @@ def band_statistics(spectra: list[np.ndarray], frames: int, top_db: float) -> tu
     for spec in spectra:
         for start in range(0, spec.shape[1] - frames + 1, frames):
             blocks.append(spec[:, start : start + frames])
-    x = relative_db(torch.from_numpy(np.stack(blocks).astype(np.float32)), top_db)
+    x = torch.from_numpy(relative_db(np.stack(blocks).astype(np.float32), top_db))
     return x.mean(dim=(0, 2)), x.std(dim=(0, 2))
 
 
@@ -160,7 +160,7 @@ def window_batch(spec: np.ndarray, duration_s: float, config: GenreConfig, strat
     starts = np.round(plan.starts_s * cfg.sample_rate / cfg.hop_length).astype(int)
     starts = np.clip(starts, 0, spec.shape[1] - frames)
     crops = np.stack([spec[:, s : s + frames] for s in starts]).astype(np.float32)
-    return relative_db(torch.from_numpy(crops), cfg.top_db)
+    return torch.from_numpy(relative_db(crops, cfg.top_db))
 
 
 def track_probabilities(
@@ -241,8 +241,9 @@ def train(
         for start in bar:
             idx = order[start : start + s.batch_size]
             crops = [sampler.crop_at(i) for i in idx]
-            x = torch.from_numpy(np.stack([c for c, _ in crops]).astype(np.float32))
-            x = relative_db(x, config.features.top_db)
+            x = torch.from_numpy(
+                relative_db(np.stack([c for c, _ in crops]).astype(np.float32), config.features.top_db)
+            )
             if s.spec_augment:
                 x = spec_augment(x, s, fill)
             y = smoothed_targets(targets_arr[idx], len(labels), s.label_smoothing)

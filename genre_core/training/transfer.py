@@ -34,9 +34,9 @@ from ..classifier import GenreClassifier
 from ..config import GenreConfig, ModelConfig, musicnn_features
 from ..models.checkpoint import Checkpoint, save_checkpoint
 from ..models.crnn import count_parameters
+from ..models.families import build_model
 from ..models.musicnn import EMBED_CHANNELS, MusicnnCRNN
 from ..models.pretrained.convert import WEIGHTS_PATH, load_pretrained, sha256
-from ..models.registry import build_model
 from .bank import WindowBank, bank_inputs, build_bank, track_probabilities, track_scores, window_logits
 from .common import data_summary, smoothed_targets, soft_cross_entropy, start_run
 from .frontend_cache import DEFAULT_CACHE, input_band_mean
