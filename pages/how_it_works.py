@@ -74,8 +74,8 @@ Every song goes through the same five steps — in this app, in the command line
 {STEPS[model_cfg.family](cfg, model_cfg)}
 
    The network runs on **{clf.runtime_name}**: on a CPU, ONNX Runtime runs the checkpoint's ONNX export
-   (kept equal to the PyTorch weights within 1e-5 by a test, and refused if it was made from other weights);
-   on a GPU, PyTorch runs the checkpoint itself.
+   with no PyTorch loaded at all (features in numpy; kept equal to the PyTorch weights within 1e-5 by a test,
+   and refused if it was made from other weights); on a GPU, PyTorch runs the checkpoint itself.
 5. **Aggregate.** The {cfg.n_windows} window predictions are combined into one answer:
 """
 )

@@ -3,6 +3,7 @@
 Not a test (pytest does not collect it): it prints figures. Run on a quiet machine:
 
     .venv/bin/python tests/bench_first_page.py --runs 3
+    .venv/bin/python tests/bench_first_page.py --runs 5 --serve   # full install against .venv-serve
 
 Each run starts a fresh server (the project's own .streamlit/config.toml, with the
 watcher overridden per variant), opens `/` in an already running Chromium as soon as
@@ -33,21 +34,22 @@ VARIANTS = {
     "Streamlit default watcher (auto)": ["--server.fileWatcherType", "auto"],
     "no watcher (none)": ["--server.fileWatcherType", "none"],
 }
+SERVE_VENV = ROOT / ".venv-serve" / "bin" / "python"
 STAGES = {
     "import torch": "import torch",
     "import streamlit": "import streamlit",
-    "import genre_core + torch": "import genre_core.classifier",
+    "import genre_core.classifier": "import genre_core.classifier",
     "load the default model": "import genre_core.classifier as c; import time; t=time.perf_counter(); "
     "c.GenreClassifier.load(device='cpu'); print(time.perf_counter()-t)",
 }
 
 
-def first_page(browser, extra: list[str], log: Path) -> dict[str, float]:
+def first_page(browser, extra: list[str], log: Path, python: str = sys.executable) -> dict[str, float]:
     port = free_port()
     started = time.perf_counter()
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), *extra],
+            [python, "-m", "streamlit", "run", "app.py", "--server.port", str(port), *extra],
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -81,9 +83,9 @@ def first_page(browser, extra: list[str], log: Path) -> dict[str, float]:
     }
 
 
-def stage_seconds(code: str) -> float:
+def stage_seconds(code: str, python: str = sys.executable) -> float:
     started = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([python, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     return float(out) if out.strip() else time.perf_counter() - started
 
 
@@ -91,21 +93,38 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--out", default="bench_first_page.json")
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="compare the full install (this interpreter) with the torch-free serve install (.venv-serve), "
+        "both with the project config, instead of the file-watcher settings",
+    )
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    results: dict[str, list[dict[str, float]]] = {name: [] for name in VARIANTS}
+    pythons = {name: sys.executable for name in VARIANTS}
+    variants = VARIANTS
+    if args.serve:
+        variants = {"full install (requirements.txt)": [], "serve install (requirements-serve.txt)": []}
+        pythons = dict(zip(variants, [sys.executable, str(SERVE_VENV)], strict=True))
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
     logs = ROOT / ".cache" / "bench_first_page"
     logs.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         for run in range(args.runs):
-            for i, (name, extra) in enumerate(VARIANTS.items()):
-                results[name].append(first_page(browser, extra, logs / f"{i}-{run}.log"))
+            for i, (name, extra) in enumerate(variants.items()):
+                results[name].append(first_page(browser, extra, logs / f"{i}-{run}.log", pythons[name]))
         browser.close()
-    stages = {name: statistics.median(stage_seconds(code) for _ in range(args.runs)) for name, code in STAGES.items()}
+    stages = {}
+    installs = {"full install": sys.executable} | ({"serve install": str(SERVE_VENV)} if args.serve else {})
+    for label, python in installs.items():
+        for name, code in STAGES.items():
+            if name == "import torch" and python == str(SERVE_VENV):
+                continue  # the serve install has none
+            stages[f"{label}: {name}"] = statistics.median(stage_seconds(code, python) for _ in range(args.runs))
     print(f"streamlit run -> first rendered Dashboard, median of {args.runs} (min-max), seconds")
-    print("| watcher | server up | first render | total | inotify overflow warnings |")
+    print("| variant | server up | first render | total | inotify overflow warnings |")
     print("|---|---|---|---|---|")
     for name, rows in results.items():
         cells = []

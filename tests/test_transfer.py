@@ -32,7 +32,7 @@ def test_features_match_musicnns_own_preprocessing() -> None:
     """Our 16-kHz logC input equals musicnn's `batch_data` (librosa, float32) away from the window's edges."""
     cfg = musicnn_features()
     audio, _ = librosa.load(CLIPS["rock"], sr=cfg.sample_rate, duration=cfg.window_seconds)
-    ours = LogMel(cfg)(audio[None])[0].numpy()
+    ours = LogMel(cfg)(audio[None])[0]
     mel = librosa.feature.melspectrogram(y=audio, sr=16000, hop_length=256, n_fft=512, n_mels=96)
     theirs = np.log10(10000 * mel + 1)[:, :187]
     assert ours.shape == (96, 187)
@@ -40,7 +40,7 @@ def test_features_match_musicnns_own_preprocessing() -> None:
 
 
 def test_fast_front_end_computes_the_same_function(transfer: GenreClassifier) -> None:
-    features = transfer.extract(CLIPS["metal"], "spread")[2]
+    features = torch.from_numpy(transfer.extract(CLIPS["metal"], "spread")[2])
     plain = transfer.checkpoint.model  # the plain module the fast copy was made from
     with torch.inference_mode():
         slow, fast = plain(features), transfer.model(features)
@@ -53,9 +53,9 @@ def test_gain_on_features_equals_gain_on_audio() -> None:
     cfg = musicnn_features()
     logmel = LogMel(cfg)
     audio = librosa.load(CLIPS["pop"], sr=cfg.sample_rate, duration=3.0)[0]
-    quiet = logmel(audio[None])
+    quiet = torch.from_numpy(logmel(audio[None]))
     for gain_db in (-6.0, 4.5):
-        loud = logmel((audio * 10 ** (gain_db / 20))[None])
+        loud = torch.from_numpy(logmel((audio * 10 ** (gain_db / 20))[None]))
         moved = apply_gain(quiet, torch.tensor([gain_db]))
         assert torch.allclose(moved, loud, atol=1e-3), gain_db
         assert not torch.allclose(quiet, loud, atol=1e-2)  # logC is not gain-free: the augmentation matters
