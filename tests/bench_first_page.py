@@ -3,7 +3,7 @@
 Not a test (pytest does not collect it): it prints figures. Run on a quiet machine:
 
     .venv/bin/python tests/bench_first_page.py --runs 3
-    .venv/bin/python tests/bench_first_page.py --runs 5 --serve   # full install against .venv-serve
+    .venv/bin/python tests/bench_first_page.py --runs 5 --serve --before b3a140d  # full vs serve vs before
 
 Each run starts a fresh server (the project's own .streamlit/config.toml, with the
 watcher overridden per variant), opens `/` in an already running Chromium as soon as
@@ -44,13 +44,15 @@ STAGES = {
 }
 
 
-def first_page(browser, extra: list[str], log: Path, python: str = sys.executable) -> dict[str, float]:
+def first_page(
+    browser, extra: list[str], log: Path, python: str = sys.executable, cwd: Path = ROOT
+) -> dict[str, float]:
     port = free_port()
     started = time.perf_counter()
     with log.open("w") as out:
         proc = subprocess.Popen(
             [python, "-m", "streamlit", "run", "app.py", "--server.port", str(port), *extra],
-            cwd=ROOT,
+            cwd=cwd,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -99,6 +101,7 @@ def main() -> None:
         help="compare the full install (this interpreter) with the torch-free serve install (.venv-serve), "
         "both with the project config, instead of the file-watcher settings",
     )
+    parser.add_argument("--before", default=None, help="with --serve: also the code at this git ref (full install)")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -107,6 +110,12 @@ def main() -> None:
     if args.serve:
         variants = {"full install (requirements.txt)": [], "serve install (requirements-serve.txt)": []}
         pythons = dict(zip(variants, [sys.executable, str(SERVE_VENV)], strict=True))
+    folders = dict.fromkeys(variants, ROOT)
+    if args.serve and args.before:
+        name = f"before ({args.before}, full install)"
+        variants, pythons[name] = {**variants, name: []}, sys.executable
+        folders[name] = ROOT / ".cache" / f"before-{args.before}"
+        subprocess.run(["git", "worktree", "add", "--detach", str(folders[name]), args.before], cwd=ROOT, check=True)
     results: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
     logs = ROOT / ".cache" / "bench_first_page"
     logs.mkdir(parents=True, exist_ok=True)
@@ -114,8 +123,10 @@ def main() -> None:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         for run in range(args.runs):
             for i, (name, extra) in enumerate(variants.items()):
-                results[name].append(first_page(browser, extra, logs / f"{i}-{run}.log", pythons[name]))
+                results[name].append(first_page(browser, extra, logs / f"{i}-{run}.log", pythons[name], folders[name]))
         browser.close()
+    for folder in set(folders.values()) - {ROOT}:
+        subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=ROOT, check=True)
     stages = {}
     installs = {"full install": sys.executable} | ({"serve install": str(SERVE_VENV)} if args.serve else {})
     for label, python in installs.items():

@@ -22,9 +22,10 @@ import numpy as np
 
 from ..config import GenreConfig
 
-#: What `(windows, mels, frames)` batch ONNX Runtime gets per pass: it keeps its peak buffers for the next
-#: call, and the transfer CRNN's front end holds ~9 MB of activations per window before pooling.
-ONNX_BATCH_WINDOWS = 16
+#: Windows per ONNX Runtime pass. Its arena keeps a pass's peak buffers for the next, and the transfer
+#: CRNN's front end holds ~9 MB of activations per window before pooling: two per pass keep a one-song
+#: predict at ~160 MB peak RSS against ~365 MB at 16, at the same speed (tests/bench_serve.py).
+ONNX_BATCH_WINDOWS = 2
 SIDECAR_VERSION = 1
 FINGERPRINT_KEY = "genre_core_fingerprint"
 EXPORT_HINT = "python -m genre_core export {path} (with the full install: pip install -r requirements.txt)"
