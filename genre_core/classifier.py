@@ -46,7 +46,10 @@ class Network(Protocol):
     """What runs the weights (`models.serving.OnnxModel`, `models.torch_network.TorchNetwork`): numpy in and out."""
 
     batch_windows: int
+    #: 'cpu', 'cuda' or 'mps'; and how the Dashboard names it ('CPU', 'CUDA (NVIDIA H100 ...)').
     device: str
+    device_label: str
+    #: 'ONNX Runtime 1.30.0' or 'PyTorch 2.13.0'.
     label: str
 
     def __call__(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]: ...
@@ -211,9 +214,10 @@ class GenreClassifier:
     @property
     def model(self) -> nn.Module:
         """The network's fastest eval copy as a torch module (training and benches; imports torch)."""
-        network = getattr(self.network, "model", None)
-        if network is not None:
-            return network
+        from .models.torch_network import TorchNetwork
+
+        if isinstance(self.network, TorchNetwork):
+            return self.network.model
         if self._torch_model is None:
             self._torch_model = self.checkpoint.model.for_inference()
         return self._torch_model
@@ -226,17 +230,12 @@ class GenreClassifier:
     @property
     def device_label(self) -> str:
         """'CPU', or 'CUDA (NVIDIA H100 ...)'."""
-        return getattr(self.network, "device_label", self.device.upper())
+        return self.network.device_label
 
     @property
     def runtime_name(self) -> str:
         """The runtime and the device, e.g. 'ONNX Runtime 1.30.0 (CPU)'."""
         return f"{self.runtime_label} ({self.device_label})"
-
-    @property
-    def onnx(self) -> Network | None:
-        """The ONNX Runtime session where that runs the network, else None."""
-        return self.network if self.network.label.startswith("ONNX") else None
 
     @property
     def labels(self) -> tuple[str, ...]:

@@ -129,6 +129,7 @@ class OnnxModel:
 
     batch_windows = ONNX_BATCH_WINDOWS
     device = "cpu"
+    device_label = "CPU"
 
     def __init__(self, path: Path, threads: int | None = None) -> None:
         import onnxruntime as ort
