@@ -15,6 +15,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from .config import FeatureConfig
 
 AMIN = 1e-10
+#: Windows per FFT batch (`LogMel.power`): bounds the float64 intermediates of a long timeline.
+CHUNK_WINDOWS = 8
 
 
 class LogMel:
@@ -33,17 +35,23 @@ class LogMel:
         In float64: numpy's float64 FFT is both faster here than its float32 one and as exact as
         librosa's own float64 path, so the deep (-60 to -80 dB) bins carry no rounding noise.
         """
-        y = np.asarray(audio, dtype=np.float64)
+        y = np.asarray(audio, dtype=np.float32)
         lead = y.shape[:-1]
         y = y.reshape(-1, y.shape[-1])
+        # A few windows at a time: the float64 frames and spectrum of one window take ~4 MB (n_fft 2048),
+        # so a 600-window timeline stays at tens of MB instead of gigabytes.
+        mel = [self._mel_power(y[start : start + CHUNK_WINDOWS]) for start in range(0, len(y), CHUNK_WINDOWS)]
+        mel = np.concatenate(mel) if mel else np.zeros((0, self.cfg.n_mels, 0))
+        return mel.reshape(*lead, *mel.shape[-2:])
+
+    def _mel_power(self, y: np.ndarray) -> np.ndarray:
         half = self.cfg.n_fft // 2
         # librosa (>=0.10) pads centred frames with zeros, not reflection.
-        padded = np.pad(y, ((0, 0), (half, half)))
+        padded = np.pad(y.astype(np.float64), ((0, 0), (half, half)))
         frames = sliding_window_view(padded, self.cfg.n_fft, axis=-1)[:, :: self.cfg.hop_length]
-        spec = np.fft.rfft(frames * self._window, axis=-1)  # (songs, frames, bins)
+        spec = np.fft.rfft(frames * self._window, axis=-1)  # (windows, frames, bins)
         power = spec.real**2 + spec.imag**2
-        mel = np.matmul(self._filters, power.transpose(0, 2, 1))
-        return mel.reshape(*lead, *mel.shape[-2:])
+        return np.matmul(self._filters, power.transpose(0, 2, 1))
 
     def absolute_db(self, audio: np.ndarray) -> np.ndarray:
         """Mel power in dB relative to 1.0 (what the training cache stores)."""
