@@ -31,6 +31,7 @@ from torch import nn
 
 from ..config import RUNTIMES, GenreConfig
 from ..errors import CheckpointError
+from .crnn import count_parameters
 from .serving import FINGERPRINT_KEY, ModelInfo, OnnxModel, onnx_path, open_session, write_sidecar
 
 log = logging.getLogger("genre_core.runtime")
@@ -64,7 +65,7 @@ def model_info(checkpoint: Exportable) -> ModelInfo:
         tag_labels=tuple(model.tag_labels),
         saliency_grid=model.saliency_grid,
         band_mean=model.band_mean.detach().cpu().numpy().astype(np.float32),
-        n_parameters=sum(p.numel() for p in model.parameters()),
+        n_parameters=count_parameters(model),
         path=checkpoint.path,
     )
 
@@ -90,7 +91,7 @@ class _Exported(nn.Module):
         return self.model.forward_with_tags(features) if self.with_tags else self.model(features)
 
 
-def export_onnx(checkpoint: Exportable, target: str | Path) -> Path:
+def export_onnx(checkpoint: Exportable, target: str | Path, stamp: str | None = None) -> Path:
     """Export `checkpoint`'s inference network to `target` (written beside, then renamed)."""
     import onnx
 
@@ -115,7 +116,7 @@ def export_onnx(checkpoint: Exportable, target: str | Path) -> Path:
         )
     graph = onnx.load(str(partial))
     meta = graph.metadata_props.add()
-    meta.key, meta.value = FINGERPRINT_KEY, fingerprint(checkpoint.model, checkpoint.config.to_dict())
+    meta.key, meta.value = FINGERPRINT_KEY, stamp or fingerprint(checkpoint.model, checkpoint.config.to_dict())
     onnx.save(graph, str(partial))
     partial.replace(target)
     return target
@@ -140,15 +141,21 @@ def open_runtime(checkpoint: Exportable, runtime: str, device: str, threads: int
     return None
 
 
-def _open_current(checkpoint: Exportable, threads: int | None = None) -> tuple[OnnxModel | None, str]:
-    """A session over the checkpoint's export if it is there and made from these weights, else why not."""
+def _open_current(
+    checkpoint: Exportable, threads: int | None = None, stamp: str | None = None
+) -> tuple[OnnxModel | None, str]:
+    """A session over the checkpoint's export if it is there and made from these weights, else why not.
+
+    `stamp`: the checkpoint's fingerprint where the caller has already computed it (hashing the weights
+    is the costly part).
+    """
     if checkpoint.path is None:
         return None, "the model was not loaded from a file, so it has no export"
     path = onnx_path(checkpoint.path)
     model, problem = open_session(path, threads or torch.get_num_threads())
     if model is None:
         return None, f"{problem}; export it: python -m genre_core export {checkpoint.path}"
-    if model.fingerprint != fingerprint(checkpoint.model, checkpoint.config.to_dict()):
+    if model.fingerprint != (stamp or fingerprint(checkpoint.model, checkpoint.config.to_dict())):
         return None, f"{path.name} was exported from other weights (stale); re-export it: python -m genre_core export"
     return model, ""
 
@@ -167,11 +174,12 @@ def refresh_export(checkpoint: Exportable, logger: logging.Logger = log) -> Path
     if checkpoint.path is None:
         raise ValueError("only a checkpoint saved to a file has an export beside it")
     target = onnx_path(checkpoint.path)
-    if export_problem(checkpoint) is not None:
+    stamp = fingerprint(checkpoint.model, checkpoint.config.to_dict())  # once: the check, the export, the sidecar
+    if _open_current(checkpoint, stamp=stamp)[1]:
         try:
-            export_onnx(checkpoint, target)
+            export_onnx(checkpoint, target, stamp)
         except ImportError as exc:
             logger.warning("no ONNX export for %s (%s): it will run with PyTorch", checkpoint.path, exc)
             return None
-    write_sidecar(model_info(checkpoint), fingerprint(checkpoint.model, checkpoint.config.to_dict()))
+    write_sidecar(model_info(checkpoint), stamp)
     return target

@@ -36,18 +36,18 @@ class ModelInfo:
     """Everything about a model but its weights: what the classifier, explain and the pages read."""
 
     config: GenreConfig
-    metrics: dict[str, Any] = field(default_factory=dict)
-    training: dict[str, Any] = field(default_factory=dict)
-    calibration: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any]
+    training: dict[str, Any]
+    calibration: dict[str, Any]
     #: Labels of the pretrained tag head's outputs; empty for a family without one.
-    tag_labels: tuple[str, ...] = ()
+    tag_labels: tuple[str, ...]
     #: Occlusion patch and stride, in (mel bands, frames), that suit the family's input.
-    saliency_grid: tuple[tuple[int, int], tuple[int, int]] = ((16, 10), (8, 5))
+    saliency_grid: tuple[tuple[int, int], tuple[int, int]]
     #: Mean model input per mel band: the occlusion map's "nothing special".
-    band_mean: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32), repr=False)
-    n_parameters: int = 0
+    band_mean: np.ndarray = field(repr=False)
+    n_parameters: int
     #: The checkpoint it describes (its export and sidecar sit beside it).
-    path: Path | None = None
+    path: Path | None
 
     @property
     def labels(self) -> tuple[str, ...]:
