@@ -185,8 +185,6 @@ class GenreClassifier:
         if runtime not in RUNTIMES:
             raise ValueError(f"unknown runtime '{runtime}' (known: {', '.join(RUNTIMES)})")
         path = checkpoint_path(path)
-        if not path.is_file() and not sidecar_path(path).is_file():
-            raise CheckpointError(missing_model(path))
         if runtime != "torch" and resolve_device(device) == "cpu":
             served, problem = open_served(path, threads)
             if served is not None:
@@ -341,10 +339,15 @@ class GenreClassifier:
 
 
 def checkpoint_path(model: str | Path | None) -> Path:
-    """A shipped model's name, a checkpoint path, its export or its sidecar, or None → the checkpoint's path."""
+    """A shipped model's name, a checkpoint path, its export or its sidecar, or None → the checkpoint's path.
+
+    Raises the one "no model file" error when neither the checkpoint nor its sidecar is there.
+    """
     path = resolve_model(model)
     if path.suffix in (".onnx", ".json"):  # the export or sidecar named directly: the checkpoint it belongs to
         path = path.with_name(path.name.split(".")[0] + ".pt")
+    if not path.is_file() and not sidecar_path(path).is_file():
+        raise CheckpointError(missing_model(path))
     return path
 
 
