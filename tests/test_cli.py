@@ -155,3 +155,19 @@ def test_table_and_csv_show_the_tags_of_the_transfer_model(capsys):
 def test_an_unknown_model_names_the_shipped_ones_not_a_traceback(capsys):
     code, _, err = run_cli(capsys, "predict", str(CLIPS["jazz"]), "--model", "no_such_model")
     assert code == 1 and "no_such_model" in err and "musicnn_crnn, crnn" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("command", "needs"),
+    [
+        ("evaluate", "the full-dataset evaluation"),
+        ("holdout", "held-out-source validation"),
+        ("mood", "fitting the mood head"),
+        ("openset", "fitting the open-set detector"),
+    ],
+)
+def test_a_dataset_command_without_its_manifest_is_a_one_line_usage_error(capsys, tmp_path, command, needs):
+    extra = ["--candidates", "frozen"] if command == "holdout" else []
+    absent = tmp_path / "absent.csv"
+    code, _, err = run_cli(capsys, command, "--manifest", str(absent), *extra)
+    assert code == 2 and err.strip() == f"error: no manifest at '{absent}': {needs} needs ../shared/data"

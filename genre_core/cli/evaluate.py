@@ -6,8 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ..errors import UsageError
-from .options import add_model
+from .options import add_model, existing_manifest
 
 
 def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
@@ -30,9 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from ..models.registry import resolve_model
     from ..training.evaluate import evaluate, print_summary, save_metrics
 
-    manifest = Path(args.manifest)
-    if not manifest.is_file():
-        raise UsageError(f"no manifest at '{manifest}': the full-dataset evaluation needs ../shared/data")
+    manifest = existing_manifest(args.manifest, "the full-dataset evaluation")
     results = evaluate(manifest, args.split, args.model, args.baselines)
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2))

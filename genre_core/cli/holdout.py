@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 
 from ..errors import UsageError
+from .options import existing_manifest
 
 
 def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
@@ -39,9 +40,7 @@ def run(args: argparse.Namespace) -> int:
     if unknown or not args.candidates:
         raise UsageError(f"choose candidates with --candidates; unknown: {unknown}; known: {', '.join(CANDIDATES)}")
     chosen = [CANDIDATES[n] for n in args.candidates]
-    manifest = Path(args.manifest)
-    if not manifest.is_file():
-        raise UsageError(f"no manifest at '{manifest}': held-out-source validation needs ../shared/data")
+    manifest = existing_manifest(args.manifest, "held-out-source validation")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     results = holdout(manifest, chosen, out, tuple(args.sources), threads=args.threads)
     print(candidates_table({k: results[k] for k in args.candidates}))

@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from pathlib import Path
 
-from ..errors import UsageError
-from .options import add_model
+from .options import add_model, existing_manifest
 
 
 def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
@@ -22,9 +20,7 @@ def run(args: argparse.Namespace) -> int:
     from ..models.registry import resolve_model
     from ..training.mood import fit_mood
 
-    manifest = Path(args.manifest)
-    if not manifest.is_file():
-        raise UsageError(f"no manifest at '{manifest}': fitting the mood head needs ../shared/data")
+    manifest = existing_manifest(args.manifest, "fitting the mood head")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     head = fit_mood(resolve_model(args.model), manifest)
     print(json.dumps({k: v for k, v in head.items() if k not in ("mean", "scale", "coef")}, indent=2))

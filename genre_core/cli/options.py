@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..config import RUNTIMES
+from ..errors import UsageError
 
 MODEL_HELP = (
     "a shipped model (musicnn_crnn: transfer CRNN; crnn: from scratch) or a checkpoint path; "
@@ -94,3 +96,11 @@ def add_write_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--journal", default=None, help="undo journal (default: TABLE.undo.jsonl)")
     parser.add_argument("--format", choices=("table", "json"), default="table", help="how the plan is printed")
+
+
+def existing_manifest(raw: str, needs: str) -> Path:
+    """The `--manifest` path, or the one usage error every dataset command gives when it is missing."""
+    manifest = Path(raw)
+    if not manifest.is_file():
+        raise UsageError(f"no manifest at '{manifest}': {needs} needs ../shared/data")
+    return manifest
