@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from beets.library import Library
@@ -77,17 +79,28 @@ class Beets:
             library._close()
 
 
-@pytest.fixture
-def beets(tmp_path: Path) -> tuple[Beets, dict[str, Path]]:
+Files = TypeVar("Files")
+
+
+def imported(tmp_path: Path, write: Callable[[Path], Files]) -> tuple[Beets, Files]:
+    """A beets library that has imported (as-is, `-A`) what `write` puts into a fresh music folder."""
     music = tmp_path / "music"
     music.mkdir()
-    files = {
-        title: make_file(music, fmt, genre, name=title.replace(" ", "_"), clip=clip, title=title)
-        for title, (fmt, clip, genre) in ITEMS.items()
-    }
-    setup = Beets(tmp_path)
-    setup("import", "-A", str(music))
-    return setup, files
+    files = write(music)
+    beet = Beets(tmp_path)
+    beet("import", "-A", str(music))
+    return beet, files
+
+
+@pytest.fixture
+def beets(tmp_path: Path) -> tuple[Beets, dict[str, Path]]:
+    return imported(
+        tmp_path,
+        lambda music: {
+            title: make_file(music, fmt, genre, name=title.replace(" ", "_"), clip=clip, title=title)
+            for title, (fmt, clip, genre) in ITEMS.items()
+        },
+    )
 
 
 def expected(classifier, files: dict[str, Path], current: dict[str, list[str]], force: bool = False) -> dict:
@@ -186,11 +199,7 @@ def test_max_genres_without_a_secondary_rule_is_a_clear_beets_error(beets):
 
 
 def test_an_item_of_none_of_the_ten_genres_is_held_back_unless_included(tmp_path):
-    music = tmp_path / "music"
-    music.mkdir()
-    path = make_file(music, "mp3-v2.4", None, name="Synth", clip="other", title="Synth")
-    beet = Beets(tmp_path)
-    beet("import", "-A", str(music))
+    beet, path = imported(tmp_path, lambda music: make_file(music, "mp3-v2.4", None, "Synth", "other", "Synth"))
     out = beet("genre-classify", "-p")
     (line,) = [x for x in out.splitlines() if "Synth" in x]
     assert line.startswith("other") and "none of the ten genres (p_other" in line, out
@@ -204,11 +213,7 @@ def test_an_item_of_none_of_the_ten_genres_is_held_back_unless_included(tmp_path
 def test_moods_set_an_attribute_and_the_files_mood_field_through_beets(tmp_path):
     from genre_core.filetags import read_mood
 
-    music = tmp_path / "music"
-    music.mkdir()
-    path = make_file(music, "flac", None, name="Calm", clip="classical", title="Calm")
-    beet = Beets(tmp_path)
-    beet("import", "-A", str(music))
+    beet, path = imported(tmp_path, lambda music: make_file(music, "flac", None, "Calm", "classical", "Calm"))
     out = beet("genre-classify", "--moods", "--mood-min-probability", "0", "-p")
     assert "mood:write" in out and read_mood(path).shown == ()
     beet("genre-classify", "--moods", "--mood-min-probability", "0")
@@ -225,14 +230,13 @@ def test_moods_with_the_fast_model_are_a_clear_beets_error(tmp_path):
 def test_album_mode_gives_every_item_of_an_album_the_albums_genre_through_beets(tmp_path):
     from test_albums import tagged
 
-    music = tmp_path / "music"
-    music.mkdir()
-    paths = [
-        tagged(music, "mp3-v2.4", clip, f"t{i}", "Album A", "Band A", None)
-        for i, clip in enumerate(("jazz", "metal", "classical"))
-    ]
-    beet = Beets(tmp_path)
-    beet("import", "-A", str(music))
+    beet, paths = imported(
+        tmp_path,
+        lambda music: [
+            tagged(music, "mp3-v2.4", clip, f"t{i}", "Album A", "Band A", None)
+            for i, clip in enumerate(("jazz", "metal", "classical"))
+        ],
+    )
     out = beet("genre-classify", "-a", "-p", "--min-probability", "0")
     (line,) = [x for x in out.splitlines() if x.startswith("album ")]
     assert "Band A - Album A: 3 tracks →" in line and all(g == [] for g in beet.genres().values())  # -p: nothing set
