@@ -61,5 +61,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:
+        if not exc.name or exc.name.split(".")[0] == "genre_core":
+            raise  # our own module missing is a bug, not an install choice
+        # The serve install (requirements-serve.txt) leaves out torch, librosa, scipy and scikit-learn.
+        print(
+            f"error: `{args.command}` needs the package '{exc.name.split('.')[0]}', which this install does not have "
+            "(the serve install runs only predict, tag, write-tags and explain): pip install -r requirements.txt",
+            file=sys.stderr,
+        )
+        return 2
     except KeyboardInterrupt:
         return 130
