@@ -23,6 +23,8 @@ in beets' Python (`pip install -e .` in this repository does both):
         max_genres: 1          # also a second or third genre where the model is confident about it too
         secondary_min_probability: null  # null: the model's measured secondary threshold
         include_other: no      # also set genres of items that sound like none of the ten genres
+        outside: yes           # set the family outside the ten (Electronic, R&B, New Age) of items held back as
+                               # none of the ten, where the model's measured outside threshold is reached
         per: track             # album: one consensus genre per album (as `beet genre-classify -a`)
         names: {}              # your own genre names, e.g. {hiphop: Hip Hop, metal: [Metal, Heavy Metal]}
         moods: no              # also set a `mood` attribute and write the file's mood field (TMOO, MOOD, ...)
@@ -44,7 +46,7 @@ from genre_core.errors import UsageError
 from genre_core.filetags import TagWriteError, tag_name, write_genre
 from genre_core.genre_names import GenreNames, check_genre_names
 from genre_core.write_moods import mood_threshold, plan_mood
-from genre_core.write_tags import MODES, decide, genres_to_write, held_back_as_other, other_reason
+from genre_core.write_tags import MODES, decide, genres_to_write, held_back_as_other, other_reason, outside_to_write
 from genre_core.write_thresholds import Threshold, combine_thresholds, measured_threshold, require_secondary
 
 #: beets 2.x keeps a multi-valued `genres`; older versions a single `genre`.
@@ -62,6 +64,8 @@ def prediction_row(prediction: Any, item: Item) -> dict[str, Any]:
         **{f"p_{g}": float(p) for g, p in zip(prediction.labels, probs, strict=True)},
         "other_probability": prediction.other_probability,
         "is_other": prediction.is_other,
+        "outside_genre": prediction.outside["genre"] if prediction.outside else None,
+        "outside_probability": prediction.outside["probability"] if prediction.outside else None,
     }
 
 
@@ -77,6 +81,7 @@ class GenreClassifyPlugin(BeetsPlugin):
                 "max_genres": 1,
                 "secondary_min_probability": None,
                 "include_other": False,
+                "outside": True,
                 "moods": False,
                 "mood_min_probability": None,
                 "per": "track",
@@ -153,15 +158,22 @@ class GenreClassifyPlugin(BeetsPlugin):
         shown = str(item) if item.title else displayable_path(item.path)
         if self.config["moods"].get(bool):
             self.process_mood(item, prediction.mood, shown, force, pretend, write)
-        if held_back_as_other(row, threshold) and not self.config["include_other"].get(bool):
+        include_other = self.config["include_other"].get(bool)
+        outside = outside_to_write(row, threshold) if self.config["outside"].get(bool) and not include_other else None
+        current = list(getattr(item, GENRE_FIELD) or []) if GENRE_FIELD == "genres" else [item.genre or ""]
+        if outside is not None:
+            label, probability = outside
+            action, reason, proposed = decide(current, label, probability, 0.0, force, self.mode(), self.names())
+            reason = f"outside the ten: {label}" + ("" if reason == "no genre yet" else f"; {reason}")
+        elif held_back_as_other(row, threshold) and not include_other:
             reason = other_reason(row, threshold)
             ui.print_(f"{'other':<6} {probability:4.0%}  {tag_name(label):<10}  {shown}  ({reason})")
             return "other"
-        labels = genres_to_write(row, threshold, self.max_genres())
-        current = list(getattr(item, GENRE_FIELD) or []) if GENRE_FIELD == "genres" else [item.genre or ""]
-        action, reason, proposed = decide(
-            current, labels, probability, threshold.min_probability, force, self.mode(), self.names()
-        )
+        else:
+            labels = genres_to_write(row, threshold, self.max_genres())
+            action, reason, proposed = decide(
+                current, labels, probability, threshold.min_probability, force, self.mode(), self.names()
+            )
         change = f"{'; '.join(current) or '-'} → {'; '.join(proposed)}" if action == "write" else tag_name(label)
         ui.print_(f"{action:<6} {probability:4.0%}  {change:<10}  {shown}  ({reason})")
         if action == "write" and not pretend:
@@ -255,6 +267,13 @@ class GenreClassifyPlugin(BeetsPlugin):
             help="also set genres of items that sound like none of the ten genres",
         )
         command.parser.add_option(
+            "--no-outside",
+            dest="outside",
+            action="store_false",
+            default=None,
+            help="never set a family outside the ten (Electronic, R&B, New Age) for items held back as none of the ten",
+        )
+        command.parser.add_option(
             "--moods", action="store_true", default=None, help="also set each item's mood (and its file's mood field)"
         )
         command.parser.add_option(
@@ -277,6 +296,7 @@ class GenreClassifyPlugin(BeetsPlugin):
                 "max_genres": opts.max_genres,
                 "secondary_min_probability": opts.secondary_min_probability,
                 "include_other": opts.include_other,
+                "outside": opts.outside,
                 "moods": opts.moods,
                 "mood_min_probability": opts.mood_min_probability,
             }

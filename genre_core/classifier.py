@@ -21,7 +21,8 @@ from .errors import AudioTooLongError, CheckpointError
 from .features import LogMel
 from .models.devices import resolve_device, torch_installed
 from .models.mood import MoodHead
-from .models.openset import OpenSetDetector
+from .models.openset import OpenSetDetector, verdict
+from .models.outside import OutsideHead
 from .models.registry import missing_model, resolve_model
 from .models.serving import ModelInfo, ServedModel, open_served, read_info, sidecar_path
 from .windows import DEFAULT_TIMELINE_HOP_S, WindowPlan, plan_windows, read_windows
@@ -80,6 +81,9 @@ class Prediction:
     window_other_probs: np.ndarray | None = field(default=None, repr=False)
     #: The emotion quadrant (`models.mood.mood_record`), or None for a model without a mood head.
     mood: dict[str, Any] | None = None
+    #: For a song the verdict calls other music: the family it sounds like, `{"genre": "electronic",
+    #: "probability": P(electronic | none of the ten)}` (`models.outside`); None when no family is likely.
+    outside: dict[str, Any] | None = None
 
     def aggregate(self, method: str = "mean") -> np.ndarray:
         return aggregate(self.window_probs, method)
@@ -132,6 +136,7 @@ class Prediction:
             },
             "other_probability": None if self.other_probability is None else round(self.other_probability, 6),
             "is_other": self.is_other,
+            "outside": self.outside,
             "mood": self.mood,
             "error": None,
         }
@@ -171,6 +176,20 @@ class GenreClassifier:
         # The mood head (`models.mood`), where `python -m genre_core mood` fitted one (it reads the tags).
         mood = self.info.calibration.get("mood")
         self.mood_head = MoodHead.from_dict(mood) if mood else None
+        # The outside head (`models.outside`), where `python -m genre_core outside` fitted one (it reads the tags).
+        outside = self.info.calibration.get("outside")
+        self.outside_head = OutsideHead.from_dict(outside) if outside else None
+
+    @property
+    def genre_cut(self) -> float | None:
+        """The probability at which a genre of the ten is written (the open-set write rule's, else `calibrate`'s).
+
+        The verdict never calls a song other music when its top genre reaches this and is surer than the verdict.
+        """
+        rule = ((self.open_set.info if self.open_set else {}).get("write_rule")) or {}
+        cuts = [rule.get("min_probability"), (self.info.calibration.get("tag_threshold") or {}).get("min_probability")]
+        cuts = [float(c) for c in cuts if c is not None]
+        return max(cuts) if cuts else None
 
     @classmethod
     def load(
@@ -282,10 +301,12 @@ class GenreClassifier:
         plan, duration, features = self.extract(source, strategy, name, hop_s)
         ends = np.minimum(plan.ends_s, duration) if plan.padded else plan.ends_s
         logits, tags = self.logits_and_tags(features)
-        other, window_other, is_other = self.open_set_verdict(logits, tags)
+        window_probs = self.probabilities(logits)
+        other, window_other, is_other = self.open_set_verdict(logits, tags, window_probs)
+        has_tags = tags is not None and len(tags) > 0
         return Prediction(
             labels=self.labels,
-            window_probs=self.probabilities(logits),
+            window_probs=window_probs,
             starts_s=plan.starts_s.copy(),
             ends_s=ends,
             duration_s=duration,
@@ -299,22 +320,28 @@ class GenreClassifier:
             other_probability=other,
             is_other=is_other,
             window_other_probs=window_other,
-            mood=self.mood_head.mood(tags) if self.mood_head is not None and tags is not None and len(tags) else None,
+            mood=self.mood_head.mood(tags) if self.mood_head is not None and has_tags else None,
+            outside=self.outside_head.outside(tags, is_other) if self.outside_head is not None and has_tags else None,
         )
 
     def open_set_verdict(
-        self, logits: np.ndarray, tags: np.ndarray | None
+        self, logits: np.ndarray, tags: np.ndarray | None, window_probs: np.ndarray | None = None
     ) -> tuple[float | None, np.ndarray | None, bool | None]:
-        """(P(none of the ten) for the recording, per window, the rule's verdict); Nones without a detector.
+        """(P(none of the ten) for the recording, per window, the verdict); Nones without a detector.
 
         The detector reads the uncalibrated genre probabilities, so re-fitting the temperature never moves it.
+        The verdict (`models.openset.verdict`) weighs it against the mean calibrated top genre.
         """
         if self.open_set is None or not len(logits):
             return None, None, None
         outputs = {"genres": softmax(logits), "tags": tags}
         other = self.open_set.track_probability(outputs)
         threshold = self.open_set.threshold
-        return other, self.open_set.window_probabilities(outputs), threshold is not None and other >= threshold
+        if threshold is None:
+            return other, self.open_set.window_probabilities(outputs), False
+        probs = self.probabilities(logits) if window_probs is None else window_probs
+        is_other = verdict(other, float(probs.mean(axis=0).max()), threshold, self.genre_cut)
+        return other, self.open_set.window_probabilities(outputs), is_other
 
     def probabilities(self, logits: Any) -> np.ndarray:
         """Calibrated genre probabilities of logits (a numpy array, or a CPU tensor from training code)."""

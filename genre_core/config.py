@@ -28,8 +28,11 @@ MOOD_LABELS: dict[str, str] = {
 HIGH_AROUSAL: tuple[str, ...] = ("Q1", "Q2")
 POSITIVE_VALENCE: tuple[str, ...] = ("Q1", "Q4")
 
+#: Families of music outside the ten that the outside head names (`models.outside`): label → how people read it.
+OUTSIDE_GENRES: dict[str, str] = {"electronic": "electronic", "rnb": "R&B/soul", "newage": "ambient/new age"}
+
 #: How a genre is shown to people (the app's charts, tables and display columns); data keys stay as in GENRES.
-GENRE_DISPLAY: dict[str, str] = {"hiphop": "hip-hop"}
+GENRE_DISPLAY: dict[str, str] = {"hiphop": "hip-hop", **OUTSIDE_GENRES}
 
 
 def display_genre(label: str) -> str:

@@ -36,6 +36,7 @@ def error_record(file: str, message: str) -> dict[str, Any]:
         "tags": None,
         "other_probability": None,
         "is_other": None,
+        "outside": None,
         "mood": None,
         "error": message,
     }
@@ -47,7 +48,8 @@ def results_json(results: Sequence[dict[str, Any]]) -> str:
 
 def results_csv(results: Sequence[dict[str, Any]]) -> str:
     """One row per file: the top genre, every genre's probability, the MSD tags where the model has them,
-    the open-set verdict (`other_probability`, `is_other`: none of the ten genres), the error."""
+    the open-set verdict (`other_probability`, `is_other`: none of the ten genres), the family outside the ten
+    it sounds like (`outside_genre`, `outside_probability`: P(family | none of the ten)), the mood, the error."""
     labels = next((list(r["probabilities"]) for r in results if r["probabilities"]), [])
     with_tags = any(r.get("tags") for r in results)
     buffer = io.StringIO()
@@ -62,6 +64,7 @@ def results_csv(results: Sequence[dict[str, Any]]) -> str:
             *(["msd_tags"] if with_tags else []),
             "other_probability",
             "is_other",
+            *OUTSIDE_COLUMNS,
             *MOOD_COLUMNS,
             "error",
         ]
@@ -83,11 +86,21 @@ def results_csv(results: Sequence[dict[str, Any]]) -> str:
                 *tags,
                 "" if other is None else other,
                 verdict,
+                *outside_cells(r.get("outside")),
                 *mood_cells(r.get("mood")),
                 r["error"] or "",
             ]
         )
     return buffer.getvalue()
+
+
+#: The family outside the ten as flat columns (CSV, the tag table): its label and P(family | none of the ten).
+OUTSIDE_COLUMNS = ("outside_genre", "outside_probability")
+
+
+def outside_cells(outside: dict[str, Any] | None) -> list[Any]:
+    """A record's outside family as the values of OUTSIDE_COLUMNS ('' where no family is named)."""
+    return [outside["genre"], outside["probability"]] if outside else ["", ""]
 
 
 #: The mood as flat columns (CSV, the tag table): the quadrant's words, its probability, arousal, valence.

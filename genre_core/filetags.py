@@ -37,7 +37,7 @@ from mutagen.mp4 import MP4FreeForm, MP4Tags
 from .errors import GenreCoreError
 
 #: How a label is written into a file: the ID3v1 genre names players already know.
-TAG_NAMES = {"hiphop": "Hip-Hop"}
+TAG_NAMES = {"hiphop": "Hip-Hop", "electronic": "Electronic", "rnb": "R&B", "newage": "New Age"}
 #: How ID3v2.3, which has no multiple values, holds several genres (mutagen's own `v23_sep`).
 ID3V23_SEPARATOR = "/"
 #: Temporary copies start with a dot and end so: library scans skip them (see `library.py`).

@@ -4,7 +4,9 @@
     hiphop = "Hip Hop"
     metal = ["Metal", "Heavy Metal"]   # a list writes several values
 
-Genres the file does not name keep their default ID3v1 names (`Hip-Hop`, `Rock`, …). Read with the
+Genres the file does not name keep their default ID3v1 names (`Hip-Hop`, `Rock`, …); the families
+outside the ten (`electronic`, `rnb`, `newage`) are keys too, written `Electronic`, `R&B`, `New Age`
+by default. Read with the
 standard library's `tomllib`; every way a file can be wrong is a one-line usage error (exit 2).
 """
 
@@ -15,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .config import GENRES
+from .config import GENRES, OUTSIDE_GENRES
 from .errors import UsageError
 from .filetags import ID3V23_SEPARATOR, tag_name
 
@@ -39,9 +41,10 @@ def load_genre_names(path: str | Path) -> GenreNames:
 
 def check_genre_names(mapping: Mapping[str, Any], source: str) -> GenreNames:
     """Known labels only, non-empty names, none holding the separator ID3v2.3 joins genres with."""
-    unknown = sorted(set(mapping) - set(GENRES))
+    known = (*GENRES, *OUTSIDE_GENRES)
+    unknown = sorted(set(mapping) - set(known))
     if unknown:
-        raise UsageError(f"{source}: unknown genre {', '.join(unknown)}; the keys are {', '.join(GENRES)}")
+        raise UsageError(f"{source}: unknown genre {', '.join(unknown)}; the keys are {', '.join(known)}")
     names: GenreNames = {}
     for label, value in mapping.items():
         values = [value] if isinstance(value, str) else value

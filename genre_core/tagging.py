@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from .albums import ALBUM_COLUMNS, read_album_tags
-from .export import MOOD_COLUMNS, mood_cells
+from .export import MOOD_COLUMNS, OUTSIDE_COLUMNS, mood_cells
 from .library import find_audio_files
 from .models.registry import resolve_model
 
@@ -65,6 +65,7 @@ def tag_file(classifier: Any, path: str, options: TagOptions, mid: str) -> dict[
         **{f"p_{g}": None for g in classifier.labels},
         "other_probability": None,
         "is_other": None,
+        **dict.fromkeys(OUTSIDE_COLUMNS),
         **dict.fromkeys(MOOD_COLUMNS),
         "mood_quadrant": None,
         **dict.fromkeys(ALBUM_COLUMNS),
@@ -95,6 +96,8 @@ def tag_file(classifier: Any, path: str, options: TagOptions, mid: str) -> dict[
             "top3": json.dumps([{"genre": g, "probability": round(p, 6)} for g, p in top]),
             "other_probability": pred.other_probability,
             "is_other": pred.is_other,
+            "outside_genre": pred.outside["genre"] if pred.outside else None,
+            "outside_probability": pred.outside["probability"] if pred.outside else None,
             **dict(zip(MOOD_COLUMNS, [v if v != "" else None for v in mood_cells(pred.mood)], strict=True)),
             "mood_quadrant": pred.mood["quadrant"] if pred.mood else None,
         }

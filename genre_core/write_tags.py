@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import UsageError
-from .export import cell_number
+from .export import cell_number, cell_text
 from .filetags import GenreState, TagWriteError, is_read_only, read_genre, tag_name, with_genres, write_genre
 from .genre_names import GenreNames, spelled
 from .tag_journal import Journal
@@ -168,6 +168,17 @@ def held_back_as_other(row: dict[str, Any], threshold: Threshold) -> bool:
     return p is not None and cut is not None and p >= cut
 
 
+def outside_to_write(row: dict[str, Any], threshold: Threshold) -> tuple[str, float] | None:
+    """The family outside the ten to write for a song the verdict holds back, and its P(family | other), where
+    it reaches the model's measured cut; None otherwise (or for a table made before the outside head)."""
+    family = cell_text(row.get("outside_genre"))
+    probability = cell_number(row.get("outside_probability"))
+    cut = threshold.outside_min_probability
+    if not verdict_of(row) or family is None or probability is None or cut is None or probability < cut:
+        return None
+    return family, probability
+
+
 def other_reason(row: dict[str, Any], threshold: Threshold | None = None) -> str:
     p = cell_number(row.get("other_probability"))
     shown = f" (p_other {p:.2f})" if p is not None else ""
@@ -189,9 +200,10 @@ def plan_file(
     mood_cut: float | None = None,
     genres: bool = True,
     genre_names: GenreNames | None = None,
+    outside: bool = True,
 ) -> PlannedFile:
     """The genre plan of one row and, with `mood_cut`, its mood plan (moods do not depend on the genre's)."""
-    planned = plan_genre(row, thresholds, overwrite, mode, max_genres, include_other, genres, genre_names)
+    planned = plan_genre(row, thresholds, overwrite, mode, max_genres, include_other, genres, genre_names, outside)
     if mood_cut is not None and planned.before is not None:
         planned.mood = plan_mood(row, mood_cut, overwrite)
     return planned
@@ -206,6 +218,7 @@ def plan_genre(
     include_other: bool,
     genres: bool,
     genre_names: GenreNames | None = None,
+    outside: bool = True,
 ) -> PlannedFile:
     path = str(row["path"])
     if isinstance(row.get("error"), str) and row["error"]:
@@ -224,12 +237,18 @@ def plan_genre(
     if not genres or threshold is None:
         reason = "moods only: genres are left as they are"
         return PlannedFile(path, "skip", reason, label, probability, before.shown, before)
-    if held_back_as_other(row, threshold) and not include_other:
+    family = outside_to_write(row, threshold) if outside and not include_other else None
+    if family is not None:
+        label, probability = family
+        action, reason, proposed = decide(before.shown, label, probability, 0.0, overwrite, mode, genre_names)
+        reason = f"outside the ten: {label}" + ("" if reason == "no genre yet" else f"; {reason}")
+    elif held_back_as_other(row, threshold) and not include_other:
         return PlannedFile(path, "other", other_reason(row, threshold), label, probability, before.shown, before)
-    labels = genres_to_write(row, threshold, max_genres)
-    action, reason, proposed = decide(
-        before.shown, labels, probability, threshold.min_probability, overwrite, mode, genre_names
-    )
+    else:
+        labels = genres_to_write(row, threshold, max_genres)
+        action, reason, proposed = decide(
+            before.shown, labels, probability, threshold.min_probability, overwrite, mode, genre_names
+        )
     planned = PlannedFile(path, action, reason, label, probability, before.shown, before, proposed=proposed)
     if action == "write":
         if is_read_only(os.path.realpath(path)):
@@ -249,9 +268,10 @@ def plan_table(
     mood_cut: float | None = None,
     genres: bool = True,
     genre_names: GenreNames | None = None,
+    outside: bool = True,
 ) -> list[PlannedFile]:
     return [
-        plan_file(row, thresholds, overwrite, mode, max_genres, include_other, mood_cut, genres, genre_names)
+        plan_file(row, thresholds, overwrite, mode, max_genres, include_other, mood_cut, genres, genre_names, outside)
         for row in table.to_dict("records")
     ]
 

@@ -32,6 +32,9 @@ class Threshold:
     secondary_source: str = ""
     #: A song whose open-set probability (none of the ten genres) reaches this is not written (None: no rule).
     max_other_probability: float | None = None
+    #: A song the verdict holds back gets its family outside the ten written where P(family | other) reaches
+    #: this (the outside head's measured cut; None: never).
+    outside_min_probability: float | None = None
 
 
 def measured_threshold(model: str | Path | None) -> Threshold | None:
@@ -52,7 +55,8 @@ def measured_threshold(model: str | Path | None) -> Threshold | None:
         if secondary.get("min_probability") is not None
         else "",
     )
-    return with_write_rule(threshold, path, calibration.get("open_set") or {})
+    threshold = with_write_rule(threshold, path, calibration.get("open_set") or {})
+    return replace(threshold, outside_min_probability=(calibration.get("outside") or {}).get("write_threshold"))
 
 
 def with_write_rule(threshold: Threshold, path: Path, open_set: dict) -> Threshold:
@@ -132,6 +136,7 @@ def combine_thresholds(
             secondary_min_probability=measured.secondary_min_probability if measured else None,
             secondary_source=measured.secondary_source if measured else "",
             max_other_probability=measured.max_other_probability if measured else None,
+            outside_min_probability=measured.outside_min_probability if measured else None,
         )
     if secondary_min_probability is not None:
         threshold = replace(threshold, secondary_min_probability=secondary_min_probability, secondary_source="given")

@@ -61,17 +61,53 @@ def classify(name: str, data: bytes, key: str) -> Prediction | None:
     return None
 
 
+def other_headline(pred: Prediction) -> str:
+    """'None of the ten genres', and the family it sounds like where the outside head names one."""
+    if pred.outside is None:
+        return "None of the ten genres"
+    outside = pred.outside
+    return f"None of the ten genres: sounds like **{display_genre(outside['genre'])}** ({outside['probability']:.0%})"
+
+
 def show_other_notice(pred: Prediction) -> None:
-    """Above the chart: the song sounds like none of the ten genres; the tags hint at what it is."""
-    hint = ""
-    tags = [t for t, _ in pred.top_tags(3)]
-    if tags:
-        hint = f" The pretrained network's tags hear **{', '.join(tags)}** in it: a hint of what it is."
+    """Above the chart: the song sounds like none of the ten genres; the family it sounds like, or the tags' hint."""
+    if pred.outside is not None:
+        family = display_genre(pred.outside["genre"])
+        what = (
+            f" It sounds like **{family}**: {pred.outside['probability']:.0%} is the probability that it is "
+            f"{family} music if it is none of the ten (the outside families, see How it works)."
+        )
+    else:
+        tags = [t for t, _ in pred.top_tags(3)]
+        what = f" The pretrained network's tags hear **{', '.join(tags)}** in it: a hint of what it is." if tags else ""
+    top_label, top_p = pred.top_k(1, "mean")[0]
+    surer = ""
+    if clf.genre_cut is not None and top_p >= clf.genre_cut:
+        surer = (
+            f" Its closest genre of the ten, {display_genre(top_label)} ({top_p:.0%}), is less sure than this "
+            "verdict, so the verdict stands."
+        )
     st.warning(
         f"This song does not sound like any of the ten genres the model knows "
         f"({pred.other_probability:.0%} likely to be other music; the rule flags at "
-        f"{clf.open_set.threshold:.0%}). The chart below shows the closest genres, not an answer.{hint}",
+        f"{clf.open_set.threshold:.0%}). The chart below shows the closest of the ten, not an answer.{what}{surer}",
         icon=":material/explore:",
+    )
+
+
+def open_set_caption(pred: Prediction) -> str:
+    """Below the chart of a song of the ten: the open-set check it passed, in one sentence with the genre."""
+    p_other, rule = pred.other_probability, clf.open_set.threshold
+    if p_other is not None and rule is not None and p_other >= rule:
+        top_label, top_p = pred.top_k(1, "mean")[0]
+        return (
+            f"Open-set check: {p_other:.0%} likely to be none of the ten genres, over this model's rule of {rule:.0%}, "
+            f"but {display_genre(top_label)} is surer ({top_p:.0%}, past the {clf.genre_cut:.0%} at which genres are "
+            "written), so the genre stands. See How it works."
+        )
+    return (
+        f"Open-set check: {p_other:.0%} likely to be none of the ten genres, under this model's "
+        f"rule of {rule:.0%}. See How it works."
     )
 
 
@@ -102,7 +138,7 @@ def show_song(name: str, data: bytes) -> None:
     shown = display_genre(genre)
     title, badge = st.columns([4, 1])
     if pred.is_other:
-        title.subheader("None of the ten genres")
+        title.subheader(other_headline(pred))
         badge.badge("other music", icon=":material/explore:", color="violet")
         show_other_notice(pred)
     else:
@@ -122,13 +158,10 @@ def show_song(name: str, data: bytes) -> None:
         f"{state.STRATEGY_LABELS[pred.strategy].lower()} · {pred.duration_s:.1f} s of audio · "
         f"probabilities calibrated (temperature {clf.temperature:.2f})"
     )
-    chart_title = "Closest genres (the song is none of them)" if pred.is_other else None
+    chart_title = "Closest of the ten (the song is none of them)" if pred.is_other else None
     st.plotly_chart(figures.top_k_figure(ranked, chart_title), width="stretch", key="topk_chart")
     if pred.other_probability is not None and not pred.is_other:
-        st.caption(
-            f"Open-set check: {pred.other_probability:.0%} likely to be none of the ten genres, under this model's "
-            f"rule of {clf.open_set.threshold:.0%}. See How it works."
-        )
+        st.caption(open_set_caption(pred))
     if pred.tag_probs is not None:
         st.markdown("**Tags** · what the pretrained network hears beyond genre (era, instruments, voice, mood)")
         st.dataframe(

@@ -64,6 +64,10 @@ def headline(app: AppTest) -> str:
     return next(s.value for s in app.subheader if s.value.startswith("Predicted genre"))
 
 
+def other_headline(app: AppTest) -> str:
+    return next(s.value for s in app.subheader if s.value.startswith("None of the ten genres"))
+
+
 def test_header_cards_show_the_shipped_model_facts(app):
     assert not app.exception
     cards = {m.label: m.value for m in app.metric}
@@ -263,19 +267,46 @@ def test_a_song_of_none_of_the_ten_genres_gets_a_notice_above_the_closest_genres
 
     upload(app, "other.ogg", (DATA / "other.ogg").read_bytes())
     assert not app.exception and not app.error
-    assert any(s.value == "None of the ten genres" for s in app.subheader)
+    prediction = GenreClassifier.load(None, device="cpu").predict(DATA / "other.ogg")
+    outside = prediction.outside
+    assert prediction.is_other and outside["genre"] == "electronic"  # 4Q: AllMusic "Electronic; New Age"
+    assert other_headline(app) == f"None of the ten genres: sounds like **electronic** ({outside['probability']:.0%})"
     assert not any(s.value.startswith("Predicted genre") for s in app.subheader)
     (notice,) = [w.value for w in app.warning if "does not sound like any of the ten genres" in w.value]
-    assert "electronic" in notice  # the pretrained tags' hint of what the song is
+    assert f"{outside['probability']:.0%} is the probability that it is electronic music if it is none of" in notice
     assert not any("Ambiguous" in w.value for w in app.warning)  # never both "none of them" and "two of them"
     chart = next(c for c in app.get("plotly_chart") if c.proto.id and "topk" in c.proto.id)
-    assert "Closest genres" in json.loads(chart.proto.spec)["layout"]["title"]["text"]
+    assert "Closest of the ten" in json.loads(chart.proto.spec)["layout"]["title"]["text"]
+
+
+def test_a_song_of_none_of_the_ten_with_no_likely_family_keeps_the_tags_hint(app, monkeypatch):
+    """Where the outside head names no family, the notice falls back to what the pretrained tags hear."""
+    from conftest import DATA
+    from genre_core.models.outside import OutsideHead
+
+    monkeypatch.setattr(OutsideHead, "outside", lambda self, tags, is_other: None)
+    upload(app, "other.ogg", (DATA / "other.ogg").read_bytes())
+    assert other_headline(app) == "None of the ten genres"
+    (notice,) = [w.value for w in app.warning if "does not sound like any of the ten genres" in w.value]
+    assert "tags hear **electronic" in notice
 
 
 def test_a_song_of_the_ten_shows_the_open_set_check_it_passed(app):
     upload(app, "jazz.ogg", CLIPS["jazz"].read_bytes())
     assert headline(app).startswith("Predicted genre")
     assert any(c.value.startswith("Open-set check:") for c in app.caption)
+
+
+def test_when_the_chart_is_surer_than_the_open_set_check_the_page_says_both_in_one_sentence(app):
+    """P(other) passes the rule but pop is surer and past the write cut: the genre stands, no notice."""
+    from conftest import DATA
+
+    upload(app, "pop_or_other.ogg", (DATA / "pop_or_other.ogg").read_bytes())
+    assert not app.exception and not app.error
+    assert headline(app).startswith("Predicted genre: **pop**")
+    assert not any("does not sound like any of the ten genres" in w.value for w in app.warning)
+    (caption,) = [c.value for c in app.caption if c.value.startswith("Open-set check:")]
+    assert "over this model's rule of 31%" in caption and "but pop is surer (80%" in caption, caption
 
 
 def test_the_batch_table_has_a_verdict_column(app):
@@ -288,7 +319,7 @@ def test_the_batch_table_has_a_verdict_column(app):
     uploader.run()
     assert not app.exception
     verdicts = list(app.dataframe[0].value["verdict"])
-    assert verdicts[0].startswith("none of the ten") and verdicts[1].startswith("one of the ten")
+    assert verdicts[0].startswith("none of the ten: sounds like electronic (") and verdicts[1] == "one of the ten"
     assert verdicts[2] == "—"  # no verdict for a file that could not be read
 
 

@@ -210,6 +210,20 @@ def test_an_item_of_none_of_the_ten_genres_is_held_back_unless_included(tmp_path
     assert len(genres) == 1 and list(read_genre(path).shown) == genres  # written, database and file agree
 
 
+def test_an_item_held_back_as_other_music_gets_its_outside_family_unless_told_not_to(tmp_path):
+    """Electronic music: beets sets (and writes) the family outside the ten; `--no-outside` and `outside: no` do not."""
+    beet, path = imported(tmp_path, lambda music: make_file(music, "flac", None, "Synth", "electronic", "Synth"))
+    out = beet("genre-classify", "--no-outside")
+    (line,) = [x for x in out.splitlines() if "Synth" in x]
+    assert line.startswith("other"), out
+    assert beet.genres() == {"Synth": []} and read_genre(path).shown == ()
+    out = beet("genre-classify", "-p")
+    (line,) = [x for x in out.splitlines() if "Synth" in x]
+    assert line.startswith("write") and "(outside the ten: electronic)" in line, out
+    beet("genre-classify")
+    assert beet.genres() == {"Synth": ["Electronic"]} and read_genre(path).shown == ("Electronic",)
+
+
 def test_moods_set_an_attribute_and_the_files_mood_field_through_beets(tmp_path):
     from genre_core.filetags import read_mood
 

@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "calibrate": "calibrate",
     "openset": "openset",
     "mood": "mood",
+    "outside": "outside",
     "tag": "tag",
     "write-tags": "write_tags",
     "report": "report",

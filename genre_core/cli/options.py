@@ -82,6 +82,15 @@ def add_write_options(parser: argparse.ArgumentParser) -> None:
         help="also write files the model judged to be none of the ten genres (is_other), under the same threshold",
     )
     parser.add_argument(
+        "--no-outside",
+        dest="outside",
+        action="store_false",
+        help="never write a family outside the ten (Electronic, R&B, New Age) into files the open-set verdict holds "
+        "back; by default it is written where P(family | none of the ten) reaches the model's measured threshold "
+        "(written outside genres right >= 90%% out of fold); --genre-names maps them like the ten "
+        '(electronic = "Electronica")',
+    )
+    parser.add_argument(
         "--moods",
         action="store_true",
         help="also write each file's mood (e.g. 'calm / relaxed') into its mood field (TMOO, TXXX:MOOD, MOOD, "

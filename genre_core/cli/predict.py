@@ -93,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def write_results(results: Sequence[dict[str, Any]], fmt: str, out: Any) -> None:
+    from ..config import display_genre
     from ..export import results_csv, results_json, tag_summary
 
     if fmt == "json":
@@ -106,8 +107,15 @@ def write_results(results: Sequence[dict[str, Any]], fmt: str, out: Any) -> None
                 continue
             ranked = "  ".join(f"{t['genre']} {t['probability']:.1%}" for t in r["top_k"])
             if r.get("is_other"):
+                outside = r.get("outside")
+                like = (
+                    f"sounds like {display_genre(outside['genre'])} ({outside['probability']:.0%} if none of the ten); "
+                    if outside
+                    else ""
+                )
                 out.write(
-                    f"{r['file']}: none of the ten genres (p_other {r['other_probability']:.2f}; closest: {ranked})\n"
+                    f"{r['file']}: none of the ten genres ({like}p_other {r['other_probability']:.2f}; "
+                    f"closest of the ten: {ranked})\n"
                 )
             else:
                 out.write(f"{r['file']}: {r['genre']}  ({ranked})\n")

@@ -80,6 +80,7 @@ def write_tags_from_table(table_path: Path, args: argparse.Namespace, tag_summar
         mood_cut,
         genres=not args.moods_only,
         genre_names=genre_names,
+        outside=args.outside,
     )
     verdicts = has_verdicts(table)
     no_verdict_note = (
@@ -122,6 +123,12 @@ def write_tags_from_table(table_path: Path, args: argparse.Namespace, tag_summar
                 measured = f"; on valid, written genres were right {t.valid_precision:.1%} of the time, for "
                 measured += f"{t.valid_coverage:.0%} of songs"
             print(f"threshold: p >= {t.min_probability:.2f} ({t.source}{measured})")
+            if args.outside and not args.include_other and t.outside_min_probability is not None:
+                print(
+                    f"outside the ten: a held-back file gets its family (Electronic, R&B, New Age) where "
+                    f"P(family | none of the ten) >= {t.outside_min_probability:.2f} (measured out of fold for 90% "
+                    "precision; --no-outside leaves them out)"
+                )
             if args.max_genres > 1 and t.secondary_min_probability is not None:
                 source = f" ({t.secondary_source})" if t.secondary_source else ""
                 more = f"up to {args.max_genres - 1} more where p >= {t.secondary_min_probability:.2f}"

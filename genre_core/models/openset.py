@@ -93,3 +93,14 @@ def transform(name: str, values: np.ndarray) -> np.ndarray:
         raise ValueError(f"unknown detector input '{name}' (known: {', '.join(INPUTS)})")
     clipped = np.clip(values, 1e-6, 1 - 1e-6)
     return np.log(clipped / (1 - clipped)) if name == "tags" else np.log(clipped)
+
+
+def verdict(other_probability: Any, top_probability: Any, threshold: float, genre_cut: float | None) -> Any:
+    """None of the ten genres: P(other) reaches the threshold, unless the top genre of the ten reaches the cut at
+    which genres are written and is surer than the verdict, so the verdict never contradicts a chart that a
+    library would write. Works on numbers and on numpy arrays alike."""
+    flagged = np.asarray(other_probability) >= threshold
+    if genre_cut is not None:
+        top = np.asarray(top_probability)
+        flagged = flagged & ~((top >= genre_cut) & (top > np.asarray(other_probability)))
+    return flagged if flagged.ndim else bool(flagged)

@@ -32,11 +32,15 @@ def top_k_figure(ranked: list[tuple[str, float]], title: str | None = None) -> g
 
 
 def verdict_text(record: dict[str, Any]) -> str:
-    """The open-set verdict of a result record, in words for a table cell."""
+    """The open-set verdict of a result record, in words for a table cell, with the family it sounds like."""
     if record.get("is_other") is None:
         return "—"
-    p = record.get("other_probability")
-    return f"none of the ten ({p:.0%})" if record["is_other"] else f"one of the ten ({1 - p:.0%})"
+    if not record["is_other"]:
+        return "one of the ten"
+    outside = record.get("outside")
+    if outside:
+        return f"none of the ten: sounds like {display_genre(outside['genre'])} ({outside['probability']:.0%})"
+    return "none of the ten"
 
 
 #: Where each quadrant sits on the valence (x) / arousal (y) plane, for labels.

@@ -28,3 +28,13 @@ for genre, r in sorted(picked.items()):
 y, sr = sf.read(SHARED / "audio/4q/other/panda4q__MT0030494794.ogg", dtype="float32")
 sf.write("tests/data/other.ogg", y[6 * sr : 12 * sr], sr, format="OGG", subtype="VORBIS")
 print("other panda4q__MT0030494794 preview")
+
+# Electronic music (4Q, AllMusic "Electronic", train split): the outside head names it; write-tags writes it.
+y, sr = sf.read(SHARED / "audio/4q/other/panda4q__MT0009421924.ogg", dtype="float32")
+sf.write("tests/data/electronic.ogg", y[3 * sr : 9 * sr], sr, format="OGG", subtype="VORBIS")
+print("electronic panda4q__MT0009421924 preview")
+
+# The same recording, seconds 12-18: P(other) passes the verdict's rule, but pop is surer and past the write cut,
+# so the verdict yields to the chart (`models.openset.verdict`).
+sf.write("tests/data/pop_or_other.ogg", y[12 * sr : 18 * sr], sr, format="OGG", subtype="VORBIS")
+print("pop_or_other panda4q__MT0009421924 preview")
