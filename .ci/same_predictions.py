@@ -34,6 +34,11 @@ def main(paths: list[str]) -> int:
             gap = max(abs(a["probabilities"][g] - b["probabilities"][g]) for g in a["probabilities"])
             if a.get("other_probability") is not None:
                 gap = max(gap, abs(a["other_probability"] - b["other_probability"]))
+            outside_a, outside_b = a.get("outside"), b.get("outside")
+            if (outside_a or {}).get("genre") != (outside_b or {}).get("genre"):
+                problems.append(f"{a['file']}: outside family {outside_a} in {paths[0]}, {outside_b} in {other_path}")
+            elif outside_a and outside_b:
+                gap = max(gap, abs(outside_a["probability"] - outside_b["probability"]))
             print(f"{a['file']}: {a['genre']} in both {paths[0]} and {other_path}, largest difference {gap:.1e}")
             if gap > TOLERANCE:
                 problems.append(f"{a['file']}: probabilities differ by {gap:.1e} (> {TOLERANCE})")

@@ -7,7 +7,7 @@ import streamlit as st
 
 from genre_core.config import display_genre
 from genre_core.models.registry import DEFAULT_MODEL, MODEL_TITLES
-from genre_core.report import holdout_table, mood_text, open_set_text, tag_threshold_text
+from genre_core.report import holdout_table, mood_text, open_set_text, outside_text, tag_threshold_text
 from pages.ui import figures, state
 from pages.ui.entry import through_app
 
@@ -210,6 +210,10 @@ if calibration:
     if calibration.get("open_set"):
         st.subheader("None of the ten genres: the open-set check")
         st.markdown(open_set_text(calibration["open_set"]))
+
+    if calibration.get("outside"):
+        st.subheader("Outside the ten: which music it sounds like")
+        st.markdown(outside_text(calibration["outside"]))
 
     if calibration.get("mood"):
         st.subheader("Mood")

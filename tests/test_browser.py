@@ -153,8 +153,8 @@ def test_upload_in_chromium_shows_the_genre(server, tmp_path):
 
 @pytest.mark.browser
 def test_a_song_of_none_of_the_ten_genres_gets_the_notice_on_a_fresh_server(server, tmp_path):
-    """The first visit of a fresh server, a test-split recording of other music (4Q, Electronic; New Age): the
-    notice names the family it sounds like, above the closest of the ten."""
+    """The first visit of a fresh server, a short electronic clip (4Q, AllMusic Electronic): the headline and the
+    notice name the family it sounds like, above the closest of the ten."""
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as pw:
@@ -162,7 +162,7 @@ def test_a_song_of_none_of_the_ten_genres_gets_the_notice_on_a_fresh_server(serv
         page = browser.new_page(viewport={"width": 1280, "height": 1800})
         page.goto(server)
         expect(page.get_by_text("Choose an audio file to classify")).to_be_visible(timeout=90_000)
-        page.locator("input[type=file]").set_input_files(str(DATA / "other.ogg"))
+        page.locator("input[type=file]").set_input_files(str(DATA / "electronic.ogg"))
         expect(page.get_by_text("None of the ten genres: sounds like electronic")).to_be_visible(timeout=90_000)
         expect(page.get_by_text("does not sound like any of the ten genres")).to_be_visible()
         expect(page.get_by_text("Closest of the ten")).to_be_visible(timeout=30_000)

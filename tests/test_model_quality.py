@@ -34,19 +34,27 @@ def test_report():
 
 
 @pytest.fixture(scope="module")
-def open_set_test() -> tuple[dict, dict]:
-    """The default model's open-set figures, re-measured now on the test split (ten genres + other): (now, recorded)."""
-    import math
-
+def test_outputs():
+    """The default model and its network outputs on every test recording (ten genres + other), computed now."""
     from genre_core import GenreClassifier
     from genre_core.training.data import read_manifest
-    from genre_core.training.openset import collect, figures
+    from genre_core.training.openset import collect
 
     require_manifest()
     classifier = GenreClassifier.load(DEFAULT_MODEL_PATH, device="cpu")
     recs = [r for r in read_manifest(MANIFEST, classifier.labels, include_other=True) if r.split == "test"]
     data = collect(classifier, recs, quiet=True)
-    data = data.select(data.ok)
+    return classifier, data.select(data.ok)
+
+
+@pytest.fixture(scope="module")
+def open_set_test(test_outputs) -> tuple[dict, dict]:
+    """The default model's open-set figures, re-measured now on the test split (ten genres + other): (now, recorded)."""
+    import math
+
+    from genre_core.training.openset import figures
+
+    classifier, data = test_outputs
     info = classifier.open_set.info
     rule = info["write_rule"]
     write_rule = (rule["min_probability"], rule["max_other_probability"] or math.inf)
@@ -69,6 +77,41 @@ def test_the_open_set_figures_on_test_are_reproduced(open_set_test):
     assert written["other_written"] <= then["other_written"] + 0.05
     # The verdict earns its place: it separates other music better than the top genre's probability does.
     assert now["auroc"] > now["auroc_max_probability"]
+
+
+def test_the_outside_family_figures_on_test_are_reproduced(test_outputs):
+    """Families named and written, flagged shares and the 70/30 library, measured again rather than read."""
+    import math
+
+    import numpy as np
+
+    from genre_core.training.outside import Study, family_figures, library_figures, naming
+
+    classifier, data = test_outputs
+    head = classifier.outside_head
+    study = Study(data, classifier.open_set, head, classifier.labels, classifier.genre_cut)
+    named, probability = naming(study, head.conditional(study.margins))
+    test = np.ones(len(data.recs), bool)
+    rule = classifier.open_set.info["write_rule"]
+    write_rule = (rule["min_probability"], rule["max_other_probability"] or math.inf)
+    recorded = head.info["test"]
+    families = family_figures(study, named, probability, test, head.name_threshold)
+    library = library_figures(study, named, probability, study.p_other, test, write_rule, head.write_threshold)
+    for family, then in recorded["families"].items():
+        now = families[family]
+        assert now["recordings"] == then["recordings"], "the test split changed: re-run `outside` and re-record"
+        assert now["named_right"] >= then["named_right"] - 1 and now["named"] <= then["named"] + 1, (family, now)
+    then = recorded["library"]
+    assert (library["ten_genre_recordings"], library["other_recordings"]) == (
+        then["ten_genre_recordings"],
+        then["other_recordings"],
+    )
+    assert library["ten_genre_flagged"] <= then["ten_genre_flagged"] + 0.01
+    assert library["outside_written_right"] >= then["outside_written_right"] - 1
+    assert library["library_precision_70_30"] >= then["library_precision_70_30"] - 0.02
+    assert library["library_coverage_70_30"] >= then["library_coverage_70_30"] - 0.02
+    # Writing outside families never lowers the library's precision below writing the ten alone by more than noise.
+    assert library["library_precision_70_30"] >= library["library_precision_70_30_ten_only"] - 0.02
 
 
 def test_test_accuracy_has_not_regressed(test_report):
