@@ -101,15 +101,16 @@ def project_pipeline(clf: GenreClassifier, path: str, strategy: str) -> dict[str
 
 
 def head_overhead(clf: GenreClassifier, path: str, runs: int) -> dict[str, float]:
-    """A whole `predict` with the open-set verdict and the mood against the same classifier without them, in ms.
+    """A whole `predict` with the open-set verdict, the outside family and the mood against the same classifier
+    without them, in ms.
 
-    Both heads read outputs the network already computed (a softmax and two dot products, ~0.1 ms);
+    The heads read outputs the network already computed (a softmax and a few dot products, ~0.1 ms);
     this shows them against a whole song's time, the two classifiers interleaved.
     """
     import copy
 
     bare = copy.copy(clf)
-    bare.open_set, bare.mood_head = None, None
+    bare.open_set, bare.mood_head, bare.outside_head = None, None, None
     clf.predict(path), bare.predict(path)  # warm-up
     with_verdict, without = [], []
     pairs = ((clf, with_verdict), (bare, without))
@@ -127,11 +128,18 @@ def head_overhead(clf: GenreClassifier, path: str, runs: int) -> dict[str, float
         if clf.mood_head is not None and tags is not None:
             clf.mood_head.mood(tags)
     heads = 1000 * (time.perf_counter() - started) / 200
+    outside = None
+    if clf.outside_head is not None and tags is not None:
+        started = time.perf_counter()
+        for _ in range(200):
+            clf.outside_head.family_probabilities(tags)  # the whole of `outside` but the comparison with its cut
+        outside = round(1000 * (time.perf_counter() - started) / 200, 3)
     return {
         "with_heads_ms": round(a, 1),
         "without_ms": round(b, 1),
         "ratio": round(a / b, 3),
         "heads_ms": round(heads, 3),
+        "outside_ms": outside,
     }
 
 

@@ -35,7 +35,7 @@ ITEMS = {
 class Beets:
     """One temporary beets setup: config, library database, music folder."""
 
-    def __init__(self, root: Path, auto: bool = False) -> None:
+    def __init__(self, root: Path, auto: bool = False, options: str = "") -> None:
         self.root = root
         self.config = root / "config.yaml"
         self.config.write_text(
@@ -44,7 +44,7 @@ class Beets:
             f"pluginpath: [{REPO / 'beetsplug'}]\n"
             "plugins: [genreclassify]\n"
             "import: {write: yes, copy: no, move: no, autotag: no, quiet: yes, log: null}\n"
-            f"genreclassify: {{auto: {'yes' if auto else 'no'}}}\n"
+            f"genreclassify: {{auto: {'yes' if auto else 'no'}{', ' + options if options else ''}}}\n"
         )
 
     def run(self, *args: str) -> subprocess.CompletedProcess:
@@ -222,6 +222,16 @@ def test_an_item_held_back_as_other_music_gets_its_outside_family_unless_told_no
     assert line.startswith("write") and "(outside the ten: electronic)" in line, out
     beet("genre-classify")
     assert beet.genres() == {"Synth": ["Electronic"]} and read_genre(path).shown == ("Electronic",)
+
+
+def test_the_outside_family_takes_the_owners_name_and_the_outside_option_turns_it_off(tmp_path):
+    beet, path = imported(tmp_path, lambda music: make_file(music, "mp3-v2.4", None, "Synth", "electronic", "Synth"))
+    named = Beets(tmp_path, options="names: {electronic: Electronica}")
+    named("genre-classify")
+    assert named.genres() == {"Synth": ["Electronica"]} and read_genre(path).shown == ("Electronica",)
+    off = Beets(tmp_path, options="outside: no")
+    (line,) = [x for x in off("genre-classify", "-p", "--force").splitlines() if "Synth" in x]
+    assert line.startswith("other"), line
 
 
 def test_moods_set_an_attribute_and_the_files_mood_field_through_beets(tmp_path):

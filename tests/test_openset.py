@@ -120,7 +120,7 @@ def test_predict_json_csv_and_table_carry_the_verdict(capsys: pytest.CaptureFixt
     assert row["is_other"] == "true" and float(row["other_probability"]) == pytest.approx(other["other_probability"])
 
     code, out = run_cli(capsys, "predict", str(OTHER))
-    assert "none of the ten genres" in out and "closest:" in out
+    assert "none of the ten genres" in out and "closest of the ten:" in out
 
 
 def test_a_file_that_fails_still_has_both_fields(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
