@@ -244,9 +244,9 @@ def outside_text(outside: dict[str, Any]) -> str:
         + f". Design: {info.get('design')}, fitted on {info.get('fitted_on')}; C = {info.get('regularisation_c')} "
         f"chosen by {info.get('chosen_by')} ("
         + ", ".join(f"C={c}: macro-F1 {v['macro_f1']:.3f}, log-loss {v['log_loss']:.2f}" for c, v in candidates.items())
-        + f"). A family is {info.get('name_rule')}: P(family | other) >= "
-        + (f"{cut:.3f}" if cut is not None else "no measured cut")
-        + f" ({info.get('write_rule')}). Whether a song is other music stays the open-set verdict's, which yields "
+        + f"). A family is {info.get('name_rule')}, P(family | other) >= "
+        + (f"{cut:.3f}" if cut is not None else "(none measured)")
+        + f": {info.get('write_rule')}. Whether a song is other music stays the open-set verdict's, which yields "
         f"to a top genre of the ten that reaches {info.get('verdict_cut')} and is surer than it. Out of fold: each "
         "artist fold of train + valid scored by a head and a detector fitted without it; the network's own genre "
         "outputs on train recordings are fitted ones, so the ten's figures on train + valid are optimistic. Test "

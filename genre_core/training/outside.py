@@ -368,8 +368,7 @@ def fit_outside(model: str | Path | None, manifest: Path, cache: Path | None = N
         "families on the other music",
         "candidates": c_scores,
         "fitted_on": "the `other` recordings of train + valid",
-        "name_rule": "named (and written into files) for a song the verdict calls other music where P(family | other) "
-        "reaches the write cut: one measured rule for what the page says and what a library gets",
+        "name_rule": "named, and written into files, for a song the verdict calls other music at one measured cut",
         "write_rule": f"the loosest P(family | other) >= {MIN_CUT} at which the families written for held-back "
         f"songs are right >= {WRITE_PRECISION:.0%} out of fold on a 70/30 library (>= {MIN_RIGHT} right)",
         "verdict_cut": classifier.genre_cut,
