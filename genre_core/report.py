@@ -297,6 +297,20 @@ def outside_text(outside: dict[str, Any]) -> str:
             f"| {s} | {v['songs_of_the_ten']} | {v['ten_flagged']:.1%} | {v['other_flagged']:.1%} |"
             for s, v in sources.items()
         ]
+    fused = info.get("redecided_ten_valid") or {}
+    if fused:
+        worse = sum(v["fused_accuracy"] < v["shipped_accuracy"] for v in fused.values())
+        rows += [
+            "",
+            "The ten re-decided by a logistic regression on genre log-probabilities + tag log-odds (C = 0.1, fitted "
+            f"on train), against the shipped head on valid, per source (worse on {worse} of {len(fused)}; not "
+            "shipped, the shipped head decides the ten): "
+            + "; ".join(
+                f"{s} {v['fused_accuracy']:.1%} against {v['shipped_accuracy']:.1%} ({v['songs']} songs)"
+                for s, v in fused.items()
+            )
+            + ".",
+        ]
     folds = (info.get("cross_validation") or {}).get("folds") or []
     if folds:
         rows += [
