@@ -173,6 +173,21 @@ def test_how_it_works_names_the_runtime_in_use(app, classifier):
     assert any(f"runs on **{classifier.runtime_name}**" in m.value for m in app.markdown)
 
 
+def test_how_it_works_and_the_model_page_explain_the_outside_families_with_their_figures(app, classifier):
+    head = classifier.outside_head
+    app.switch_page("pages/how_it_works.py").run()
+    (text,) = [m.value for m in app.markdown if "For a song that is none of the ten" in m.value]
+    assert "**electronic**, **R&B/soul**, **ambient/new age**" in text and f"**{head.name_threshold:.0%}**" in text
+    written = head.info["test"]["library"]["outside_written"]
+    assert f"it wrote a family for {written} songs" in text
+    app.switch_page("pages/model.py").run()
+    assert any(s.value == "Outside the ten: which music it sounds like" for s in app.subheader)
+    (table,) = [m.value for m in app.markdown if "| family | split |" in m.value]
+    electronic = head.info["cross_validation"]["families"]["electronic"]
+    row = f"| electronic | train + valid, out of fold | {electronic['recordings']} | {electronic['flagged']} |"
+    assert row in table
+
+
 def test_model_page_reads_the_checkpoint_metrics(app, classifier):
     app.switch_page("pages/model.py").run()
     head = classifier.metrics["test"]["headline"]
