@@ -19,19 +19,27 @@ METHODS: tuple[str, ...] = ("mean", "median", "max")
 
 def aggregate(window_probs: np.ndarray, method: str = "mean") -> np.ndarray:
     """`(n_windows, n_classes)` → `(n_classes,)` summing to 1."""
+    combined = per_column(window_probs, method)
+    total = combined.sum()
+    return combined / total if total > 0 else np.full_like(combined, 1 / combined.size)
+
+
+def per_column(window_probs: np.ndarray, method: str = "mean") -> np.ndarray:
+    """`(n_windows, n)` → `(n,)`: each column's mean, median or max over the windows, not rescaled.
+
+    What independent probabilities (the MSD tags: one yes/no guess per tag) aggregate to: a tag heard in
+    54 % of one window keeps 54 % under max, whatever the other tags do.
+    """
     probs = np.asarray(window_probs, dtype=np.float64)
     if probs.ndim != 2 or probs.shape[0] == 0:
         raise ValueError("window_probs must be a non-empty (n_windows, n_classes) array")
     if method == "mean":
-        combined = probs.mean(axis=0)
-    elif method == "median":
-        combined = np.median(probs, axis=0)
-    elif method == "max":
-        combined = probs.max(axis=0)
-    else:
-        raise ValueError(f"Unknown aggregation '{method}'; choose one of {METHODS}.")
-    total = combined.sum()
-    return combined / total if total > 0 else np.full_like(combined, 1 / combined.size)
+        return probs.mean(axis=0)
+    if method == "median":
+        return np.median(probs, axis=0)
+    if method == "max":
+        return probs.max(axis=0)
+    raise ValueError(f"Unknown aggregation '{method}'; choose one of {METHODS}.")
 
 
 def top_k(probs: np.ndarray, labels: Sequence[str], k: int = 5) -> list[tuple[str, float]]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from .aggregate import aggregate, softmax, top_k
+from .aggregate import aggregate, per_column, softmax, top_k
 from .audio import AudioSource, describe, open_audio
 from .config import RUNTIMES, GenreConfig
 from .errors import AudioTooLongError, CheckpointError
@@ -95,10 +95,13 @@ class Prediction:
         return self.top_k(1, method)[0][0]
 
     def top_tags(self, k: int = 8, method: str = "mean") -> list[tuple[str, float]]:
-        """The pretrained head's most likely MSD tags (independent sigmoids, not a distribution)."""
+        """The pretrained head's most likely MSD tags: each tag's own mean, median or max over the windows.
+
+        Independent yes/no probabilities, so never rescaled to a distribution as the genres are.
+        """
         if self.tag_probs is None:
             return []
-        return top_k(aggregate(self.tag_probs, method), self.tag_labels, k)
+        return top_k(per_column(self.tag_probs, method), self.tag_labels, k)
 
     def _window_others(self) -> list[float | None]:
         if self.window_other_probs is None:

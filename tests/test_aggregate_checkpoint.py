@@ -130,3 +130,31 @@ def test_write_metrics_index_keeps_other_models_entries(tmp_path, tiny_checkpoin
     assert write_metrics_index(path, load_checkpoint(path)) == index
     every = json.loads(index.read_text())
     assert every["other_model"] == {"test": {"x": 1}} and every["tiny"]["note"] == "random"
+
+
+@pytest.mark.parametrize("method", ["mean", "median", "max"])
+def test_tags_aggregate_to_each_tags_own_statistic_never_rescaled(method):
+    """Independent per-tag probabilities: the top tags are each tag's mean, median or max, not a distribution."""
+    from genre_core.classifier import Prediction
+
+    rng = np.random.default_rng(3)
+    tags = rng.uniform(0.0, 0.6, size=(10, 50))
+    tags[4, 7] = 0.95  # one window hears tag 7 strongly
+    prediction = Prediction(
+        labels=("a", "b"),
+        window_probs=np.full((10, 2), 0.5),
+        starts_s=np.zeros(10),
+        ends_s=np.ones(10),
+        duration_s=30.0,
+        sample_rate=22050,
+        strategy="spread",
+        padded=False,
+        tag_probs=tags,
+        tag_labels=tuple(f"t{i}" for i in range(50)),
+    )
+    expected = {"mean": tags.mean(axis=0), "median": np.median(tags, axis=0), "max": tags.max(axis=0)}[method]
+    top = prediction.top_tags(50, method)
+    assert {t: p for t, p in top} == pytest.approx({f"t{i}": float(v) for i, v in enumerate(expected)})
+    assert sum(p for _, p in top) > 1.5  # fifty independent probabilities: far from summing to 1
+    if method == "max":
+        assert top[0] == ("t7", pytest.approx(0.95))
