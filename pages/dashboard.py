@@ -223,12 +223,15 @@ def show_song(name: str, data: bytes) -> None:
             "Window",
             options=list(range(len(pred.starts_s))),
             format_func=lambda i: f"{i + 1}: {pred.starts_s[i]:.1f}–{pred.ends_s[i]:.1f} s",
-            key="mel_window",
+            # Keyed to the window set: another song or window strategy starts at window 1, so the slider never
+            # shows one window while the spectrogram draws another.
+            key=f"mel_window:{key}:{pred.strategy}",
         )
         start = float(pred.starts_s[index])
         st.plotly_chart(figures.mel_figure(pred.features[index], cfg, start), width="stretch", key="mel")
         st.caption(INPUT_CAPTIONS.get(cfg.compression, ""))
-        if st.toggle(f"Why {shown}? Show the saliency map", key="explain"):
+        question = f"Why is {shown} the closest of the ten?" if pred.is_other else f"Why {shown}?"
+        if st.toggle(f"{question} Show the saliency map", key="explain"):
             saliency = state.saliency(key, settings.strategy, index, genre, pred.features[index], settings.model)
             st.plotly_chart(figures.saliency_figure(saliency, cfg, start), width="stretch", key="saliency")
             st.caption(

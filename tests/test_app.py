@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -232,6 +233,40 @@ def test_timeline_and_saliency_are_drawn_on_request(app):
     assert not app.exception and not app.error
     ids = {c.proto.id for c in app.get("plotly_chart")}
     assert any("timeline" in i for i in ids) and any("saliency" in i for i in ids)
+
+
+def chart_x(app: AppTest, name: str) -> np.ndarray:
+    """The x values of a plotly chart's first trace, as the browser receives them (plain or base64-typed)."""
+    import base64
+
+    chart = next(c for c in app.get("plotly_chart") if c.proto.id and name in c.proto.id)
+    x = json.loads(chart.proto.spec)["data"][0]["x"]
+    if isinstance(x, dict):  # plotly's typed-array encoding
+        return np.frombuffer(base64.b64decode(x["bdata"]), dtype=np.dtype(x["dtype"]))
+    return np.asarray(x, dtype=float)
+
+
+def test_the_window_slider_and_the_spectrogram_stay_in_step_when_the_window_set_changes(app):
+    """Window 5, then *First 30 seconds*: the slider starts again at window 1, the window the spectrogram draws."""
+    upload(app, "rock.ogg", CLIPS["rock"].read_bytes())
+    (slider,) = [s for s in app.select_slider if s.label == "Window"]
+    slider.set_value(4).run()
+    spread = GenreClassifier.load(None, device="cpu").predict(CLIPS["rock"], strategy="spread")
+    assert chart_x(app, "mel")[0] == pytest.approx(spread.starts_s[4], abs=0.05)
+    app.radio(key="strategy").set_value("first30").run()
+    assert not app.exception
+    (slider,) = [s for s in app.select_slider if s.label == "Window"]
+    first30 = GenreClassifier.load(None, device="cpu").predict(CLIPS["rock"], strategy="first30")
+    assert slider.value == 0
+    assert chart_x(app, "mel")[0] == pytest.approx(first30.starts_s[0], abs=0.05)
+
+
+def test_the_saliency_question_never_names_a_genre_for_a_song_of_none_of_the_ten(app):
+    from conftest import DATA
+
+    upload(app, "electronic.ogg", (DATA / "electronic.ogg").read_bytes())
+    label = app.toggle(key="explain").label
+    assert label.startswith("Why is ") and "the closest of the ten?" in label
 
 
 def test_streamlit_config_keeps_xsrf_and_cors_protection_on():
