@@ -299,6 +299,30 @@ def test_the_sidebar_switches_between_the_shipped_models(app, predict_calls):
     assert predict_calls == ["spread", "spread"]  # one model run per model
 
 
+def test_the_model_page_states_the_rule_its_holdout_table_shows(app, classifier):
+    """The shipped design is the best single CRNN held out; every row above it is named as not one."""
+    holdout = classifier.info.training["holdout"]
+    means = {k: v["scores"]["held_out_mean"]["macro_f1"] for k, v in holdout["candidates"].items()}
+    shipped = holdout["scores"]["held_out_mean"]["macro_f1"]
+    above = [k for k, v in means.items() if v > shipped]
+    descriptions = {k: holdout["candidates"][k]["description"] for k in above}
+    # Each design above is the probe (no sequence model) or an average of two networks.
+    assert all(d.startswith(("mean of", "logistic regression")) for d in descriptions.values()), descriptions
+    app.switch_page("pages/model.py").run()
+    (text,) = [m.value for m in app.markdown if "The CRNN design with the best mean" in m.value]
+    assert f"`{classifier.info.training['candidate']}`, {shipped:.3f}" in text
+    assert all(f"`{k}`" in text for k in above)
+
+
+def test_genre_over_time_lists_its_legend_in_the_genres_order():
+    from pages.ui.figures import timeline_figure
+
+    prediction = GenreClassifier.load(None, device="cpu").predict(CLIPS["rock"], strategy="timeline", hop_s=1.0)
+    figure = timeline_figure(prediction)
+    assert [t.name for t in figure.data] == [display_genre(g) for g in prediction.labels]
+    assert figure.layout.legend.traceorder == "normal"  # stacked areas would list them rock → blues
+
+
 def test_model_page_compares_both_shipped_models_on_one_test_split(app):
     app.switch_page("pages/model.py").run()
     assert not app.exception and not app.error

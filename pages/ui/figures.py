@@ -275,6 +275,8 @@ def timeline_figure(pred: Prediction) -> go.Figure:
         yaxis=dict(title="probability", range=[0, 1], tickformat=".0%"),
         height=320,
         margin=dict(l=10, r=10, t=10, b=40),
+        # Stacked areas list their legend bottom-up by default (rock → blues); the genres' own order everywhere else.
+        legend=dict(traceorder="normal"),
     )
     return fig
 
