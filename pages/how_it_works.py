@@ -60,6 +60,8 @@ def musicnn_steps(cfg: FeatureConfig, m: ModelConfig) -> str:
 STEPS = {"crnn": crnn_steps, "musicnn_crnn": musicnn_steps}
 
 st.title("How it works")
+#: The three aggregations as bullets nested under step 5 (three-space indent: inside the numbered item).
+AGGREGATION_BULLETS = "\n".join(f"   - {text}" for text in state.AGGREGATION_HELP.values())
 st.markdown(
     f"""
 Every song goes through the same five steps — in this app, in the command line and in training.
@@ -77,11 +79,12 @@ Every song goes through the same five steps — in this app, in the command line
    with no PyTorch loaded at all (features in numpy; kept equal to the PyTorch weights within 1e-5 by a test,
    and refused if it was made from other weights); on a GPU, PyTorch runs the checkpoint itself.
 5. **Aggregate.** The {cfg.n_windows} window predictions are combined into one answer:
+{AGGREGATION_BULLETS}
+
+   Median and max are rescaled so the genres' probabilities add up to 100 %, like the mean's. The MSD tags
+   are not: each tag is its own yes/no guess, so it keeps its own mean, median or maximum.
 """
 )
-for text in state.AGGREGATION_HELP.values():
-    st.markdown(f"- {text}")
-st.markdown("Median and max are rescaled so the genres' probabilities add up to 100 %, like the mean's.")
 
 
 def open_set_text() -> str:

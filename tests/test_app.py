@@ -168,6 +168,15 @@ def test_every_page_renders(app, page, title):
     assert app.title[0].value == title
 
 
+def test_how_it_works_nests_the_aggregations_under_step_5(app):
+    from pages.ui.state import AGGREGATION_HELP
+
+    app.switch_page("pages/how_it_works.py").run()
+    (steps,) = [m.value for m in app.markdown if "5. **Aggregate.**" in m.value]
+    after = steps.split("5. **Aggregate.**", 1)[1]
+    assert all(f"\n   - {text}" in after for text in AGGREGATION_HELP.values())
+
+
 def test_how_it_works_names_the_runtime_in_use(app, classifier):
     app.switch_page("pages/how_it_works.py").run()
     assert classifier.runtime_name.startswith("ONNX Runtime")
