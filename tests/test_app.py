@@ -323,6 +323,21 @@ def test_the_model_page_states_the_rule_its_holdout_table_shows(app, classifier)
     assert all(f"`{k}`" in text for k in above)
 
 
+def test_against_the_baselines_shows_every_row_once_in_three_decimals(app, classifier):
+    """Identical strategies share one row (with the reason), numbers in one format."""
+    app.switch_page("pages/model.py").run()
+    (table,) = [d for d in app.dataframe if "setting" in d.value.columns]
+    frame = table.value
+    assert not frame.duplicated(["model", "accuracy", "macro-F1"]).any() or frame["setting"].str.contains(" = ").all()
+    models = classifier.metrics["test"]["models"]
+    assert len(frame) < sum(len(v) for v in models.values())  # spread and first30 agree on 30-s test clips: merged
+    assert any("spread = first30: every test recording is at most 30 s" in c.value for c in app.caption)
+    formats = {c: json.loads(table.proto.columns)[c]["type_config"]["format"] for c in ("accuracy", "macro-F1")}
+    assert formats == {"accuracy": "%.3f", "macro-F1": "%.3f"}
+    (sources,) = [d for d in app.dataframe if "source" in d.value.columns]
+    assert list(sources.value.columns) == ["source", "recordings", "accuracy", "macro-F1", "genres"]
+
+
 def test_genre_over_time_lists_its_legend_in_the_genres_order():
     from pages.ui.figures import timeline_figure
 

@@ -281,6 +281,35 @@ def timeline_figure(pred: Prediction) -> go.Figure:
     return fig
 
 
+def baselines_frame(models: dict[str, dict[str, dict[str, float]]]) -> tuple[pd.DataFrame, bool]:
+    """One row per model and window setting; settings whose figures equal another strategy's for every
+    aggregation of that model are merged ('spread = first30'). Also says whether any were merged."""
+    rows, merged = [], False
+    for name, results in models.items():
+        by_strategy: dict[str, dict[str, tuple[float, float]]] = {}
+        for setting, row in results.items():
+            strategy, aggregation = setting.split("/", 1)
+            by_strategy.setdefault(strategy, {})[aggregation] = (row["accuracy"], row["macro_f1"])
+        kept: dict[str, dict[str, tuple[float, float]]] = {}
+        for strategy, figures_by_aggregation in by_strategy.items():
+            same = next((k for k, v in kept.items() if v == figures_by_aggregation), None)
+            if same is None:
+                kept[strategy] = figures_by_aggregation
+            else:
+                kept[f"{same} = {strategy}"] = kept.pop(same)
+                merged = True
+        for strategy, figures_by_aggregation in kept.items():
+            for aggregation, (accuracy, macro_f1) in figures_by_aggregation.items():
+                setting = f"{strategy} / {aggregation}"
+                rows.append({"model": name, "setting": setting, "accuracy": accuracy, "macro-F1": macro_f1})
+    return pd.DataFrame(rows), merged
+
+
+def table_height(rows: int) -> int:
+    """Pixels that show every row of a st.dataframe (35 px a row, the header included), so none hides in a scroll."""
+    return 35 * (rows + 1) + 3
+
+
 def batch_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per file, sortable in the UI: genre, probability, top-3, open-set verdict, error."""
     return pd.DataFrame(
