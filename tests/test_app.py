@@ -338,6 +338,16 @@ def test_against_the_baselines_shows_every_row_once_in_three_decimals(app, class
     assert list(sources.value.columns) == ["source", "recordings", "accuracy", "macro-F1", "genres"]
 
 
+def test_the_sidebar_model_names_fit_the_sidebar(app):
+    """Short names in the picker (a 240-px sidebar holds about 28 characters); the full titles in its help."""
+    from genre_core.models.registry import MODEL_TITLES
+
+    picker = app.selectbox(key="model")
+    shown = picker.options  # as the browser shows them (format_func applied)
+    assert "Transfer CRNN (default)" in shown and all(len(name) <= 28 for name in shown), shown
+    assert all(title in picker.help for title in MODEL_TITLES.values())
+
+
 def test_genre_over_time_lists_its_legend_in_the_genres_order():
     from pages.ui.figures import timeline_figure
 

@@ -16,7 +16,7 @@ import streamlit as st
 
 from genre_core import GenreClassifier, Prediction
 from genre_core.explain import occlusion_saliency
-from genre_core.models.registry import DEFAULT_MODEL, MODEL_TITLES, SHIPPED_MODELS
+from genre_core.models.registry import DEFAULT_MODEL, MODEL_SHORT_TITLES, MODEL_TITLES, SHIPPED_MODELS
 from genre_core.preview import Envelope, waveform_envelope
 
 AGGREGATION_HELP = {
@@ -56,9 +56,10 @@ def sidebar() -> Settings:
         model = st.selectbox(
             "Model",
             models,
-            format_func=lambda n: MODEL_TITLES.get(n, n) + (" (default)" if n == DEFAULT_MODEL else ""),
+            format_func=lambda n: MODEL_SHORT_TITLES.get(n, n) + (" (default)" if n == DEFAULT_MODEL else ""),
             key="model",
-            help="The default is the shipped model with the better valid macro-F1. The Model page compares them.",
+            help="; ".join(f"**{MODEL_SHORT_TITLES.get(n, n)}**: {MODEL_TITLES.get(n, n)}" for n in models)
+            + ". The default is the shipped model with the better valid macro-F1. The Model page compares them.",
         )
         method = st.radio(
             "Aggregation",
