@@ -260,8 +260,19 @@ def show_batch(files: list) -> None:
         figures.batch_table(records),
         hide_index=True,
         key="batch_table",
-        column_config=figures.probability_column(),
+        column_config={
+            **figures.probability_column(),
+            "duration (s)": st.column_config.NumberColumn(format="%.1f"),
+        },
+        placeholder="—",  # a file that could not be read has no duration or probability: a dash, not "None"
     )
+    failed = [r for r in records if r["error"]]
+    if failed:
+        # The table's error column is narrow: every message in full, with its file, below it.
+        st.warning(
+            "\n".join(f"- **{state.escape_markdown(r['file'])}**: {state.escape_markdown(r['error'])}" for r in failed),
+            icon=":material/error:",
+        )
     downloads = st.columns(2)
     downloads[0].download_button("Download CSV", results_csv(records), "genres.csv", "text/csv")
     downloads[1].download_button("Download JSON", results_json(records), "genres.json", "application/json")

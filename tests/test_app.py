@@ -432,6 +432,11 @@ def test_the_batch_table_has_a_verdict_column(app):
     assert verdicts[0].startswith("none of the ten: sounds like electronic (")
     assert verdicts[1:3] == ["none of the ten", "one of the ten"]
     assert verdicts[3] == "—"  # no verdict for a file that could not be read
+    (table,) = app.dataframe
+    assert table.proto.placeholder == "—"  # its empty duration and probability read as a dash, not "None"
+    (failed,) = [w.value.replace("\\", "") for w in app.warning if "broken" in w.value]
+    error = app.dataframe[0].value["error"].iloc[3]
+    assert failed == f"- **broken.mp3**: {error}"  # the whole message, with its file
 
 
 def test_the_mood_card_shows_the_words_and_the_valence_arousal_plane(app):
