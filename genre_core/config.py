@@ -40,6 +40,12 @@ def display_genre(label: str) -> str:
     return GENRE_DISPLAY.get(label, label)
 
 
+def display_tag(tag: str) -> str:
+    """An MSD tag as people read it, in the genres' spelling: last.fm's `Hip-Hop`, `Mellow`, `House` → `hip-hop`,
+    `mellow`, `house` (the JSON keeps the tag as the pretrained head names it)."""
+    return tag.lower()
+
+
 GENRES: tuple[str, ...] = (
     "blues",
     "classical",

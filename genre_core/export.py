@@ -9,6 +9,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from .config import display_tag
+
 
 def cell_number(value: Any) -> float | None:
     """A table cell as a number: None for an empty cell (None, or the NaN pandas reads from CSV and Parquet)."""
@@ -117,4 +119,4 @@ def mood_cells(mood: dict[str, Any] | None) -> list[Any]:
 def tag_summary(record: dict[str, Any]) -> str:
     """'jazz 0.68; instrumental 0.04': a record's top MSD tags in one cell or line, or ''."""
     tags = record.get("tags") or {}
-    return "; ".join(f"{t['tag']} {t['probability']:.2f}" for t in tags.get("top", []))
+    return "; ".join(f"{display_tag(t['tag'])} {t['probability']:.2f}" for t in tags.get("top", []))

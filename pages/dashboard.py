@@ -6,7 +6,7 @@ import streamlit as st
 
 from genre_core import GenreCoreError, Prediction
 from genre_core.classifier import TAGS_SOURCE
-from genre_core.config import display_genre
+from genre_core.config import display_genre, display_tag
 from genre_core.export import error_record, results_csv, results_json
 from pages.ui import figures, state
 from pages.ui.entry import through_app
@@ -78,7 +78,7 @@ def show_other_notice(pred: Prediction) -> None:
             f"{family} music if it is none of the ten (the outside families, see How it works)."
         )
     else:
-        tags = [t for t, _ in pred.top_tags(3)]
+        tags = [display_tag(t) for t, _ in pred.top_tags(3)]
         what = f" The pretrained network's tags hear **{', '.join(tags)}** in it: a hint of what it is." if tags else ""
     top_label, top_p = pred.top_k(1, "mean")[0]
     surer = ""

@@ -338,6 +338,15 @@ def test_against_the_baselines_shows_every_row_once_in_three_decimals(app, class
     assert list(sources.value.columns) == ["source", "recordings", "accuracy", "macro-F1", "genres"]
 
 
+def test_hip_hop_is_spelled_one_way_in_the_tags_too(app):
+    """The MSD head's own 'Hip-Hop' tag reads 'hip-hop', as the genre does in every chart and table."""
+    upload(app, "hiphop.ogg", CLIPS["hiphop"].read_bytes())
+    (tags,) = [d.value for d in app.dataframe if "tag" in d.value.columns]
+    assert "hip-hop" in list(tags["tag"]) and "Hip-Hop" not in list(tags["tag"])
+    shown = [m.value for m in (*app.markdown, *app.caption, *app.warning, *app.subheader)]
+    assert not any("Hip-Hop" in text or "hiphop" in text for text in shown)
+
+
 def test_the_sidebar_model_names_fit_the_sidebar(app):
     """Short names in the picker (a 240-px sidebar holds about 28 characters); the full titles in its help."""
     from genre_core.models.registry import MODEL_TITLES

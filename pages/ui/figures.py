@@ -12,7 +12,7 @@ import streamlit as st
 from plotly.colors import sequential
 
 from genre_core import Prediction
-from genre_core.config import display_genre
+from genre_core.config import display_genre, display_tag
 from genre_core.features import LogMel
 from genre_core.preview import Envelope, frame_times, mel_band_hz
 
@@ -331,7 +331,7 @@ def batch_table(records: list[dict[str, Any]]) -> pd.DataFrame:
 
 def tags_table(pred: Prediction, k: int = 8, method: str = "mean") -> pd.DataFrame:
     """The pretrained head's top MSD tags, for models that have one."""
-    return pd.DataFrame([{"tag": t, "probability": p} for t, p in pred.top_tags(k, method)])
+    return pd.DataFrame([{"tag": display_tag(t), "probability": p} for t, p in pred.top_tags(k, method)])
 
 
 #: The accuracy-vs-speed figure's fixed size (px), so its labels can be placed where they fit.
