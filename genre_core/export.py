@@ -9,7 +9,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from .config import display_tag
+from .config import display_genre, display_tag
 
 
 def cell_number(value: Any) -> float | None:
@@ -51,7 +51,10 @@ def results_json(results: Sequence[dict[str, Any]]) -> str:
 def results_csv(results: Sequence[dict[str, Any]]) -> str:
     """One row per file: the top genre, every genre's probability, the MSD tags where the model has them,
     the open-set verdict (`other_probability`, `is_other`: none of the ten genres), the family outside the ten
-    it sounds like (`outside_genre`, `outside_probability`: P(family | none of the ten)), the mood, the error."""
+    it sounds like (`outside_genre`, `outside_probability`: P(family | none of the ten)), the mood, the error.
+
+    A CSV is read by people (a spreadsheet), so genres are spelled as everywhere people read them (`hip-hop`
+    in the header and cells); the JSON keeps the labels' keys (`hiphop`)."""
     labels = next((list(r["probabilities"]) for r in results if r["probabilities"]), [])
     with_tags = any(r.get("tags") for r in results)
     buffer = io.StringIO()
@@ -62,7 +65,7 @@ def results_csv(results: Sequence[dict[str, Any]]) -> str:
             "genre",
             "probability",
             "duration_s",
-            *labels,
+            *map(display_genre, labels),
             *(["msd_tags"] if with_tags else []),
             "other_probability",
             "is_other",
@@ -81,7 +84,7 @@ def results_csv(results: Sequence[dict[str, Any]]) -> str:
         writer.writerow(
             [
                 r["file"],
-                r["genre"] or "",
+                display_genre(r["genre"]) if r["genre"] else "",
                 top,
                 duration,
                 *[probs.get(g, "") for g in labels],
@@ -101,8 +104,8 @@ OUTSIDE_COLUMNS = ("outside_genre", "outside_probability")
 
 
 def outside_cells(outside: dict[str, Any] | None) -> list[Any]:
-    """A record's outside family as the values of OUTSIDE_COLUMNS ('' where no family is named)."""
-    return [outside["genre"], outside["probability"]] if outside else ["", ""]
+    """A record's outside family as the CSV's OUTSIDE_COLUMNS, spelled for people ('' where none is named)."""
+    return [display_genre(outside["genre"]), outside["probability"]] if outside else ["", ""]
 
 
 #: The mood as flat columns (CSV, the tag table): the quadrant's words, its probability, arousal, valence.
