@@ -79,6 +79,8 @@ def test_one_bad_file_gives_exit_1_and_the_others_still_report(capsys, tmp_path)
 def test_table_format_names_the_genre(capsys):
     code, out, _ = run_cli(capsys, "predict", str(CLIPS["classical"]), "--top-k", "2")
     assert code == 0 and out.startswith(str(CLIPS["classical"]) + ": ")
+    _, out, _ = run_cli(capsys, "predict", str(CLIPS["hiphop"]), "--top-k", "10")
+    assert "hip-hop" in out and "hiphop" not in out.replace(str(CLIPS["hiphop"]), "")  # people's spelling
 
 
 @pytest.mark.parametrize(

@@ -105,7 +105,7 @@ def write_results(results: Sequence[dict[str, Any]], fmt: str, out: Any) -> None
             if r["error"]:
                 out.write(f"{r['file']}: ERROR {r['error']}\n")
                 continue
-            ranked = "  ".join(f"{t['genre']} {t['probability']:.1%}" for t in r["top_k"])
+            ranked = "  ".join(f"{display_genre(t['genre'])} {t['probability']:.1%}" for t in r["top_k"])
             if r.get("is_other"):
                 outside = r.get("outside")
                 like = (
@@ -118,6 +118,6 @@ def write_results(results: Sequence[dict[str, Any]], fmt: str, out: Any) -> None
                     f"closest of the ten: {ranked})\n"
                 )
             else:
-                out.write(f"{r['file']}: {r['genre']}  ({ranked})\n")
+                out.write(f"{r['file']}: {display_genre(r['genre'])}  ({ranked})\n")
             if r.get("tags"):
                 out.write(f"    MSD tags (pretrained head, not genres): {tag_summary(r)}\n")
