@@ -148,3 +148,14 @@ def test_genres_have_one_display_name_and_one_order_in_every_chart() -> None:
     assert [t.name for t in figures.timeline_figure(pred).data] == list(heatmap.data[0].y)
     assert "hip-hop" in figures.top_k_figure([("hiphop", 0.5)]).data[0].y
     assert list(figures.confusion_figure([[0] * 10] * 10, list(labels)).data[0].x) == list(heatmap.data[0].y)
+
+
+@pytest.mark.parametrize(("valence", "arousal"), [(0.42, 1.0), (0.9, 0.0), (0.5, 0.5), (0.0, 0.97)])
+def test_the_mood_point_never_covers_a_quadrants_name(valence, arousal):
+    """Names sit outside the 0-100 % square the point lives in, on the plot's own range."""
+    figure = figures.mood_figure({"valence": valence, "arousal": arousal})
+    lower, upper = figure.layout.yaxis.range
+    for note in figure.layout.annotations:
+        assert not 0 <= note.y <= 1 and lower < note.y < upper, note.text
+    point = figure.data[0]
+    assert 0 <= point.y[0] <= 1 and lower < point.y[0] < upper

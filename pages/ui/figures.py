@@ -43,8 +43,9 @@ def verdict_text(record: dict[str, Any]) -> str:
     return "none of the ten"
 
 
-#: Where each quadrant sits on the valence (x) / arousal (y) plane, for labels.
-QUADRANT_CORNERS = {"Q1": (0.75, 0.92), "Q2": (0.25, 0.92), "Q3": (0.25, 0.08), "Q4": (0.75, 0.08)}
+#: Where each quadrant's name is written: above the plane (energetic) or below it (calm), outside the 0-100 % square
+#: where the song's point lies, so the point never covers a name (a song at 100 % arousal sat on "tense / angry").
+QUADRANT_CORNERS = {"Q1": (0.75, 1.12), "Q2": (0.25, 1.12), "Q3": (0.25, -0.12), "Q4": (0.75, -0.12)}
 
 
 def mood_figure(mood: dict[str, Any]) -> go.Figure:
@@ -56,6 +57,7 @@ def mood_figure(mood: dict[str, Any]) -> go.Figure:
         fig.add_annotation(x=x, y=y, text=MOOD_LABELS[quadrant], showarrow=False, opacity=0.8)
     fig.add_shape(type="line", x0=0.5, x1=0.5, y0=0, y1=1, line=dict(width=1, dash="dot"))
     fig.add_shape(type="line", x0=0, x1=1, y0=0.5, y1=0.5, line=dict(width=1, dash="dot"))
+    fig.add_shape(type="rect", x0=0, x1=1, y0=0, y1=1, line=dict(width=1, dash="dot"))
     fig.add_trace(
         go.Scatter(
             x=[mood["valence"]],
@@ -67,9 +69,15 @@ def mood_figure(mood: dict[str, Any]) -> go.Figure:
         )
     )
     fig.update_layout(
-        # A little room past 0 and 100 %, so a point on the edge is drawn whole.
+        # A little room past 0 and 100 %, so a point on the edge is drawn whole; past that, the quadrants' names.
         xaxis=dict(title="valence (positive →)", range=[-0.04, 1.04], tickformat=".0%", zeroline=False),
-        yaxis=dict(title="arousal (energetic →)", range=[-0.04, 1.04], tickformat=".0%", zeroline=False),
+        yaxis=dict(
+            title="arousal (energetic →)",
+            range=[-0.2, 1.2],
+            tickvals=[0, 0.25, 0.5, 0.75, 1],
+            tickformat=".0%",
+            zeroline=False,
+        ),
         height=320,
         margin=dict(l=60, r=10, t=10, b=50),
         showlegend=False,
