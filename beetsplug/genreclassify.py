@@ -46,7 +46,15 @@ from genre_core.errors import UsageError
 from genre_core.filetags import TagWriteError, tag_name, write_genre
 from genre_core.genre_names import GenreNames, check_genre_names
 from genre_core.write_moods import mood_threshold, plan_mood
-from genre_core.write_tags import MODES, decide, genres_to_write, held_back_as_other, other_reason, outside_to_write
+from genre_core.write_tags import (
+    MODES,
+    decide,
+    decide_outside,
+    genres_to_write,
+    held_back_as_other,
+    other_reason,
+    outside_to_write,
+)
 from genre_core.write_thresholds import Threshold, combine_thresholds, measured_threshold, require_secondary
 
 #: beets 2.x keeps a multi-valued `genres`; older versions a single `genre`.
@@ -163,8 +171,7 @@ class GenreClassifyPlugin(BeetsPlugin):
         current = list(getattr(item, GENRE_FIELD) or []) if GENRE_FIELD == "genres" else [item.genre or ""]
         if outside is not None:
             label, probability = outside
-            action, reason, proposed = decide(current, label, probability, 0.0, force, self.mode(), self.names())
-            reason = f"outside the ten: {label}" + ("" if reason == "no genre yet" else f"; {reason}")
+            action, reason, proposed = decide_outside(current, outside, force, self.mode(), self.names())
         elif held_back_as_other(row, threshold) and not include_other:
             reason = other_reason(row, threshold)
             ui.print_(f"{'other':<6} {probability:4.0%}  {tag_name(label):<10}  {shown}  ({reason})")

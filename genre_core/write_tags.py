@@ -179,6 +179,22 @@ def outside_to_write(row: dict[str, Any], threshold: Threshold) -> tuple[str, fl
     return family, probability
 
 
+def decide_outside(
+    current: Iterable[str],
+    family: tuple[str, float],
+    overwrite: bool,
+    mode: str,
+    genre_names: GenreNames | None,
+) -> tuple[str, str, tuple[str, ...]]:
+    """`decide` for a family outside the ten (its cut already passed): the reason says it is one.
+
+    Shared by `write-tags` and the beets plugin.
+    """
+    label, probability = family
+    action, reason, proposed = decide(current, label, probability, 0.0, overwrite, mode, genre_names)
+    return action, f"outside the ten: {label}" + ("" if reason == "no genre yet" else f"; {reason}"), proposed
+
+
 def other_reason(row: dict[str, Any], threshold: Threshold | None = None) -> str:
     p = cell_number(row.get("other_probability"))
     shown = f" (p_other {p:.2f})" if p is not None else ""
@@ -240,8 +256,7 @@ def plan_genre(
     family = outside_to_write(row, threshold) if outside and not include_other else None
     if family is not None:
         label, probability = family
-        action, reason, proposed = decide(before.shown, label, probability, 0.0, overwrite, mode, genre_names)
-        reason = f"outside the ten: {label}" + ("" if reason == "no genre yet" else f"; {reason}")
+        action, reason, proposed = decide_outside(before.shown, family, overwrite, mode, genre_names)
     elif held_back_as_other(row, threshold) and not include_other:
         return PlannedFile(path, "other", other_reason(row, threshold), label, probability, before.shown, before)
     else:
