@@ -261,8 +261,11 @@ def show_batch(files: list) -> None:
         hide_index=True,
         key="batch_table",
         column_config={
-            **figures.probability_column(),
-            "duration (s)": st.column_config.NumberColumn(format="%.1f"),
+            **{name: st.column_config.Column(width=width) for name, width in figures.BATCH_WIDTHS.items()},
+            "probability": st.column_config.ProgressColumn(
+                format="percent", min_value=0, max_value=1, width=figures.BATCH_WIDTHS["probability"]
+            ),
+            "duration": st.column_config.NumberColumn(format="%.1f s", width=figures.BATCH_WIDTHS["duration"]),
         },
         placeholder="—",  # a file that could not be read has no duration or probability: a dash, not "None"
     )

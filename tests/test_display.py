@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from test_browser import CHROMIUM, FLAGS, ROOT, start_server
 
-from conftest import CLIPS
+from conftest import CLIPS, DATA
 
 OUTPUT = ROOT / "tests" / "output"
 PAGES = ("", "how_it_works", "model", "about")
@@ -90,6 +90,16 @@ def test_every_page_reads_cleanly_at_1280_in_both_themes(tmp_path, theme):
                 time.sleep(3)  # plotly lays out its ticks after the element appears
                 found[path or "dashboard"] = page.evaluate(CHECKS)
                 full_page_screenshot(page, OUTPUT / f"{theme}_{path or 'dashboard'}.png")
+                if path == "":  # a batch with a file that cannot be read: its table must fit and show no None
+                    broken = tmp_path / "broken.mp3"
+                    broken.write_text("not audio")
+                    page.locator("input[type=file]").set_input_files(
+                        [str(song), str(DATA / "electronic.ogg"), str(broken)]
+                    )
+                    expect(page.get_by_text("Download CSV")).to_be_visible(timeout=120_000)
+                    time.sleep(3)
+                    found["dashboard, batch"] = page.evaluate(CHECKS)
+                    full_page_screenshot(page, OUTPUT / f"{theme}_batch.png")
                 page.close()
             finally:
                 proc.terminate()
