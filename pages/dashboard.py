@@ -8,7 +8,7 @@ from genre_core import GenreCoreError, Prediction
 from genre_core.classifier import TAGS_SOURCE
 from genre_core.config import display_genre, display_tag
 from genre_core.export import error_record, results_csv, results_json
-from pages.ui import figures, state
+from pages.ui import figures, state, tables
 from pages.ui.entry import through_app
 
 through_app()
@@ -165,9 +165,9 @@ def show_song(name: str, data: bytes) -> None:
     if pred.tag_probs is not None:
         st.markdown("**Tags** · what the pretrained network hears beyond genre (era, instruments, voice, mood)")
         st.dataframe(
-            figures.tags_table(pred, 8, settings.aggregate),
+            tables.tags_table(pred, 8, settings.aggregate),
             hide_index=True,
-            column_config=figures.probability_column(),
+            column_config=tables.probability_column(),
             key="tags_table",
         )
         st.caption(TAGS_SOURCE + ". Each tag is a yes/no guess of its own, so they need not add up to 100 %.")
@@ -184,7 +184,7 @@ def show_song(name: str, data: bytes) -> None:
         st.subheader("Per window")
         left, right = st.columns([2, 3])
         left.dataframe(
-            figures.window_table(pred),
+            tables.window_table(pred),
             hide_index=True,
             width="stretch",
             column_config={  # narrow columns: all four fit the half-width column at 1280 px
@@ -257,15 +257,15 @@ def show_batch(files: list) -> None:
         progress.progress(number / len(files), text=f"Classified {number} of {len(files)}")
     progress.empty()
     st.dataframe(
-        figures.batch_table(records),
+        tables.batch_table(records),
         hide_index=True,
         key="batch_table",
         column_config={
-            **{name: st.column_config.Column(width=width) for name, width in figures.BATCH_WIDTHS.items()},
+            **{name: st.column_config.Column(width=width) for name, width in tables.BATCH_WIDTHS.items()},
             "probability": st.column_config.ProgressColumn(
-                format="percent", min_value=0, max_value=1, width=figures.BATCH_WIDTHS["probability"]
+                format="percent", min_value=0, max_value=1, width=tables.BATCH_WIDTHS["probability"]
             ),
-            "duration": st.column_config.NumberColumn(format="%.1f s", width=figures.BATCH_WIDTHS["duration"]),
+            "duration": st.column_config.NumberColumn(format="%.1f s", width=tables.BATCH_WIDTHS["duration"]),
         },
         placeholder="—",  # a file that could not be read has no duration or probability: a dash, not "None"
     )

@@ -8,7 +8,7 @@ import streamlit as st
 from genre_core.config import display_genre
 from genre_core.models.registry import DEFAULT_MODEL, MODEL_TITLES
 from genre_core.report import holdout_table, mood_text, open_set_text, outside_text, tag_threshold_text
-from pages.ui import figures, state
+from pages.ui import figures, state, tables
 from pages.ui.entry import through_app
 
 through_app()
@@ -161,11 +161,11 @@ st.subheader("Confusion matrix (test split)")
 st.plotly_chart(figures.confusion_figure(head["confusion_matrix"], labels), width="stretch", key="confusion")
 
 st.subheader("Against the baselines (test split, same windows)")
-baselines, merged = figures.baselines_frame(test["models"])
+baselines, merged = tables.baselines_frame(test["models"])
 st.dataframe(
     baselines,
     hide_index=True,
-    height=figures.table_height(len(baselines)),
+    height=tables.table_height(len(baselines)),
     column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("accuracy", "macro-F1")},
 )
 if merged:
