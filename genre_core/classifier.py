@@ -339,12 +339,12 @@ class GenreClassifier:
             return None, None, None
         outputs = {"genres": softmax(logits), "tags": tags}
         other = self.open_set.track_probability(outputs)
+        windows = self.open_set.window_probabilities(outputs)
         threshold = self.open_set.threshold
         if threshold is None:
-            return other, self.open_set.window_probabilities(outputs), False
+            return other, windows, False
         probs = self.probabilities(logits) if window_probs is None else window_probs
-        is_other = verdict(other, float(probs.mean(axis=0).max()), threshold, self.genre_cut)
-        return other, self.open_set.window_probabilities(outputs), is_other
+        return other, windows, verdict(other, float(probs.mean(axis=0).max()), threshold, self.genre_cut)
 
     def probabilities(self, logits: Any) -> np.ndarray:
         """Calibrated genre probabilities of logits (a numpy array, or a CPU tensor from training code)."""
