@@ -107,9 +107,13 @@ def test_spectrogram_axes_keep_room_for_their_labels_and_silence_is_black(cfg: F
     features = np.random.default_rng(0).uniform(
         LogMel(cfg).floor(), 0 if cfg.compression == "db" else 5, (cfg.n_mels, 20)
     )
-    for fig in (figures.mel_figure(features, cfg), figures.saliency_figure(features - features.mean(), cfg, 0.0)):
-        assert fig.layout.margin.l >= 60 and fig.layout.yaxis.automargin  # tick labels are never clipped
+    maps = (figures.mel_figure(features, cfg), figures.saliency_figure(features - features.mean(), cfg, 0.0))
+    for fig in maps:
+        assert fig.layout.margin.l >= 60  # tick labels are never clipped (test_display checks it in Chromium)
         assert fig.layout.yaxis.title.standoff  # the axis title sits beside the ticks, not over the plot
+    # One plot area for both, whatever their colour bars say: margins that no colour bar may grow.
+    assert maps[0].layout.margin == maps[1].layout.margin and maps[0].layout.margin.autoexpand is False
+    assert maps[0].data[0].colorbar.x == maps[1].data[0].colorbar.x
     heatmap = figures.mel_figure(features, cfg).data[0]
     assert heatmap.colorscale[0][1] == "#000000"  # the floor is black, as the captions say
 
@@ -148,6 +152,37 @@ def test_genres_have_one_display_name_and_one_order_in_every_chart() -> None:
     assert [t.name for t in figures.timeline_figure(pred).data] == list(heatmap.data[0].y)
     assert "hip-hop" in figures.top_k_figure([("hiphop", 0.5)]).data[0].y
     assert list(figures.confusion_figure([[0] * 10] * 10, list(labels)).data[0].x) == list(heatmap.data[0].y)
+
+
+def test_genre_over_time_draws_every_genre_visibly_on_both_themes() -> None:
+    """Each area's colour is of middle lightness: neither near the light theme's white nor the dark theme's black."""
+    from genre_core.config import GENRES
+
+    n = len(GENRES)
+    pred = type("P", (), {"labels": GENRES, "window_probs": np.full((3, n), 1 / n), "starts_s": np.arange(3.0)})()
+    pred.ends_s = pred.starts_s + 3
+    fills = [trace.fillcolor for trace in figures.timeline_figure(pred).data]
+    assert len(set(fills)) == n
+    for fill in fills:
+        assert 0.15 < luminance(fill) < 0.7, fill
+
+
+def test_the_confusion_matrix_has_no_near_white_cell_and_leaves_zeros_empty() -> None:
+    """A zero shows the page's own background (either theme); every count is a colour its number contrasts with."""
+    from plotly.colors import unlabel_rgb
+
+    from genre_core.config import GENRES
+
+    matrix = np.diag([30] * 10).tolist()
+    matrix[0][1] = 1
+    heatmap = figures.confusion_figure(matrix, list(GENRES)).data[0]
+    z = np.asarray(heatmap.z, dtype=float)
+    assert np.isnan(z[2, 3]) and z[0, 1] == 1 and z[0, 0] == 30
+    assert heatmap.zmin > 0  # the smallest count is the scale's first stop, not a colour for zero
+    for _, colour in heatmap.colorscale:
+        r, g, b = (c / 255 for c in unlabel_rgb(colour))
+        assert 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.75, colour
+    assert heatmap.text[0][1] == 1 and heatmap.text[2][3] == 0  # the hover names every count, zeros too
 
 
 @pytest.mark.parametrize(("valence", "arousal"), [(0.42, 1.0), (0.9, 0.0), (0.5, 0.5), (0.0, 0.97)])

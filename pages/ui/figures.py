@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.colors import sequential
+from plotly.colors import qualitative, sequential
 
 from genre_core import Prediction
 from genre_core.config import display_genre
@@ -137,6 +137,11 @@ def waveform_figure(env: Envelope, pred: Prediction) -> go.Figure:
     return fig
 
 
+#: Pixels either side of a window map's plot area: the y tick labels (up to "11025") and title on the left, the
+#: colour bar with its widest labels on the right.
+MAP_MARGIN_LEFT, MAP_MARGIN_RIGHT = 80, 110
+
+
 def window_map_figure(values: np.ndarray, cfg: Any, start_s: float, hover_value: str, **heatmap: Any) -> go.Figure:
     """A `(n_mels, frames)` map of one window: x in seconds of the song, y as mel-band frequencies."""
     hz = mel_band_hz(cfg)
@@ -152,16 +157,20 @@ def window_map_figure(values: np.ndarray, cfg: Any, start_s: float, hover_value:
     )
     ticks = np.linspace(0, cfg.n_mels - 1, 6).astype(int)
     fig.update_layout(
-        xaxis_title="time (s)",
+        xaxis=dict(title="time (s)", showgrid=False),
         yaxis=dict(
             title=dict(text="mel band (Hz)", standoff=10),
             tickvals=ticks,
             ticktext=[f"{hz[i]:.0f}" for i in ticks],
-            automargin=True,
+            showgrid=False,  # a clear (no-effect) saliency cell would show grid lines through it
         ),
         height=320,
-        margin=dict(l=80, r=10, t=10, b=50),
+        # Fixed margins, the colour bar inside the right one: a map's plot area is then the same for every
+        # colour-bar title and tick width ("dB" beside "ΔP", "-40" beside "+0.012"), so the spectrogram and the
+        # saliency map, drawn one above the other, put each second at the same pixel.
+        margin=dict(l=MAP_MARGIN_LEFT, r=MAP_MARGIN_RIGHT, t=10, b=50, autoexpand=False),
     )
+    fig.update_traces(colorbar=dict(thickness=14, x=1.0, xanchor="left", xpad=12))
     return fig
 
 
@@ -194,6 +203,18 @@ def mel_figure(features: np.ndarray, cfg: Any, start_s: float = 0.0) -> go.Figur
     )
 
 
+#: Blue (argues against) through clear (no effect) to red (supports), ends from ColorBrewer's RdBu. RdBu's own
+#: centre is near-white: on the dark theme, a window where little matters was a white block. Clear lets the
+#: page's background show, so "no effect" looks like nothing on either theme.
+SUPPORT_SCALE = [
+    [0.0, "rgba(33,102,172,1)"],
+    [0.25, "rgba(67,147,195,0.7)"],
+    [0.5, "rgba(247,247,247,0)"],
+    [0.75, "rgba(214,96,77,0.7)"],
+    [1.0, "rgba(178,24,43,1)"],
+]
+
+
 def saliency_figure(saliency_map: np.ndarray, cfg: Any, start_s: float) -> go.Figure:
     """Occlusion saliency, centred on zero: red supports the genre, blue argues against."""
     limit = float(np.abs(saliency_map).max()) or 1.0
@@ -201,34 +222,47 @@ def saliency_figure(saliency_map: np.ndarray, cfg: Any, start_s: float) -> go.Fi
         saliency_map,
         cfg,
         start_s,
-        "%{z:+.3f}",
-        colorscale="RdBu",
-        reversescale=True,
+        "ΔP %{z:+.2%}",
+        colorscale=SUPPORT_SCALE,
         zmin=-limit,
         zmax=limit,
-        colorbar=dict(title="ΔP"),
+        # In percentage points: a sure song moves P by hundredths of a percent, which plotly's SI ticks wrote "500µ".
+        colorbar=dict(title="ΔP", tickformat="+.2~%"),
     )
+
+
+#: Blues from its middle up: every count is drawn in a colour dark enough for the cell's number to contrast,
+#: and no cell is near white (a block of near-white cells glared on the dark theme).
+COUNT_BLUES = [[i / (len(sequential.Blues[4:]) - 1), c] for i, c in enumerate(sequential.Blues[4:])]
 
 
 def confusion_figure(matrix: list[list[int]], labels: list[str]) -> go.Figure:
+    """Counts of true against predicted genre; a zero is an empty cell, so the page's own background shows."""
+    counts = np.asarray(matrix, dtype=float)
     fig = go.Figure(
         go.Heatmap(
-            z=matrix,
+            z=np.where(counts > 0, counts, np.nan),
             x=[display_genre(g) for g in labels],
             y=[display_genre(g) for g in labels],
-            colorscale="Blues",
-            text=matrix,
+            colorscale=COUNT_BLUES,
+            zmin=0.5,
+            text=np.asarray(matrix),
             texttemplate="%{text}",
-            hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
+            hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>",
+            colorbar=dict(title="songs"),
         )
     )
     fig.update_layout(
-        xaxis_title="predicted",
-        yaxis=dict(title="true", autorange="reversed"),
+        xaxis=dict(title="predicted", showgrid=False),  # no grid lines through the empty (zero) cells
+        yaxis=dict(title="true", autorange="reversed", showgrid=False),
         height=460,
         margin=dict(l=10, r=10, t=10, b=40),
     )
     return fig
+
+
+#: One colour per area, all of middle lightness: the light theme's own palette drew rock in near-white on white.
+AREA_COLOURS = qualitative.D3
 
 
 def timeline_figure(pred: Prediction) -> go.Figure:
@@ -236,6 +270,7 @@ def timeline_figure(pred: Prediction) -> go.Figure:
     centres = (pred.starts_s + pred.ends_s) / 2
     fig = go.Figure()
     for i, genre in enumerate(map(display_genre, pred.labels)):
+        colour = AREA_COLOURS[i % len(AREA_COLOURS)]
         fig.add_trace(
             go.Scatter(
                 x=centres,
@@ -243,7 +278,8 @@ def timeline_figure(pred: Prediction) -> go.Figure:
                 name=genre,
                 mode="lines",
                 stackgroup="genres",
-                line=dict(width=0.5),
+                line=dict(width=0.5, color=colour),
+                fillcolor=colour,
                 hovertemplate=f"{genre}: %{{y:.1%}} at %{{x:.1f}} s<extra></extra>",
             )
         )
