@@ -119,12 +119,23 @@ def consensus(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[Al
     return out, albums, fallback
 
 
-def album_lines(albums: list[Album], fallback: dict[str, str], actions: dict[str, str]) -> list[str]:
-    """The dry run by album: the album's line, its tracks whose own genre differs, then its tracks."""
-    lines = []
+def album_lines(
+    albums: list[Album], fallback: dict[str, str], actions: dict[str, str], held: dict[str, str] | None = None
+) -> list[str]:
+    """The dry run by album: the album's line, its tracks whose own genre differs, then its tracks.
+
+    `held`: path → how a track is held back as other music ("none of the ten", "may be none"); an album whose
+    tracks are all held back says so instead of proposing a genre it will not write.
+    """
+    lines, held = [], held or {}
     for album in albums:
         p = f"{album.probability:.2f}" if album.probability is not None else "-"
-        lines.append(f"album '{album.album}' by {album.artist or '?'}: {len(album.paths)} tracks → {album.genre} ({p})")
+        head = f"album '{album.album}' by {album.artist or '?'}: {len(album.paths)} tracks"
+        kinds = sorted({held[path] for path in album.paths if path in held})
+        if all(path in held for path in album.paths):
+            lines.append(f"{head} held back as other music ({' / '.join(kinds)}); each track says what would write it")
+        else:
+            lines.append(f"{head} → {album.genre} ({p})")
         for path, own in album.differing.items():
             lines.append(f"    own genre differs: {path}: {own}")
         lines += [f"    {actions.get(path, '-'):<8} {path}" for path in album.paths]

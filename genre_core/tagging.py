@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import pandas as pd
 
 from .albums import ALBUM_COLUMNS, read_album_tags
 from .export import MOOD_COLUMNS, OUTSIDE_COLUMNS, mood_cells
+from .interrupts import exit_status
 from .library import find_audio_files
 from .models.registry import resolve_model
 
@@ -37,6 +38,8 @@ class TagOptions:
     aggregate: str = "mean"
     device: str = "cpu"
     runtime: str = "auto"
+    #: The library folder, absolute (set by `tag_library`).
+    root: str | None = None
 
 
 def model_id(path: str | Path | None) -> str:
@@ -56,6 +59,8 @@ def tag_file(classifier: Any, path: str, options: TagOptions, mid: str) -> dict[
         size, mtime, missing = None, None, f"cannot read the file: {exc.strerror or exc}"
     row: dict[str, Any] = {
         "path": path,
+        # The path inside the library folder, by which a moved library is matched again (`pending_files`).
+        "relpath": os.path.relpath(path, options.root) if options.root else None,
         "size": size,
         "mtime": mtime,
         "duration_s": None,
@@ -124,6 +129,16 @@ class ChunkedOutput:
             return {}
         return {p: (int(s), float(m)) for p, s, m in zip(frame["path"], frame["size"], frame["mtime"], strict=True)}
 
+    def repoint(self, moved: dict[str, str]) -> None:
+        """Rows of files that moved (old path → new path) follow them; the table is rewritten whole."""
+        if not moved:
+            return
+        frame = self.read_all()
+        frame["path"] = frame["path"].replace(moved)
+        write_table(frame, self.out)
+        for part in self.parts.glob("part-*.parquet"):
+            part.unlink()
+
     def read_all(self) -> pd.DataFrame:
         frames = [read_table(self.out)] if self.out.exists() else []
         frames += [pd.read_parquet(p) for p in sorted(self.parts.glob("part-*.parquet"))]
@@ -154,7 +169,20 @@ class ChunkedOutput:
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+    """A tag table, every path absolute: a table made before paths were stored absolute has relative ones,
+    read against the current folder where that file exists, else against the table's own folder."""
+    frame = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+    if "path" in frame.columns and len(frame):
+        frame["path"] = [absolute_path(str(p), Path(path).parent) for p in frame["path"]]
+    return frame
+
+
+def absolute_path(path: str, table_folder: Path) -> str:
+    if os.path.isabs(path):
+        return path
+    if os.path.exists(path) or not (table_folder / path).exists():
+        return os.path.abspath(path)
+    return os.path.abspath(table_folder / path)
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> None:
@@ -172,18 +200,31 @@ def matches_record(stat: os.stat_result, size: Any, mtime: Any) -> bool:
     return (stat.st_size, stat.st_mtime) == (int(size), float(mtime))
 
 
-def pending_files(root: Path, output: ChunkedOutput) -> tuple[list[str], int]:
-    """Files still to tag, and how many were skipped as already done."""
+def pending_files(root: Path, output: ChunkedOutput) -> tuple[list[str], int, dict[str, str]]:
+    """Files still to tag, how many were skipped as already done, and rows that moved (old → new path).
+
+    A moved or renamed library folder: a file whose path inside the library, size and modification time
+    match a row whose file is gone is the same file (a move keeps both), so its row follows it unclassified.
+    """
+    frame = output.read_all()
     done = output.done()
-    todo, skipped = [], 0
+    gone_by_relpath: dict[str, str] = {}
+    if "relpath" in frame.columns:
+        for path, relpath in zip(frame["path"], frame["relpath"], strict=True):
+            if isinstance(relpath, str) and not os.path.exists(path):
+                gone_by_relpath[relpath] = path
+    todo, skipped, moved = [], 0, {}
     for path in find_audio_files(root):
-        key = str(path)
-        stat = path.stat()
+        key, stat = str(path), path.stat()
+        old = gone_by_relpath.get(os.path.relpath(key, root))
         if key in done and matches_record(stat, *done[key]):
+            skipped += 1
+        elif old is not None and matches_record(stat, *done[old]):
+            moved[old] = key
             skipped += 1
         else:
             todo.append(key)
-    return todo, skipped
+    return todo, skipped, moved
 
 
 # ---- engines ----------------------------------------------------------------------------------
@@ -194,8 +235,9 @@ _worker: dict[str, Any] = {}
 def _init_worker(options: TagOptions, mid: str, ignore_interrupt: bool = False) -> None:
     import signal
 
-    if ignore_interrupt:  # Ctrl-C is the driver's to handle: it merges what is done
+    if ignore_interrupt:  # Ctrl-C and SIGTERM are the driver's to handle: it merges what is done
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     from .classifier import GenreClassifier
 
     # One core per worker process.
@@ -268,10 +310,16 @@ def tag_library(
     gpus_per_worker: float = 0.0,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Tag every audio file under `root` into `out`; resumable; returns a summary."""
-    root, out = Path(root), Path(out)
+    """Tag every audio file under `root` into `out`; resumable; returns a summary.
+
+    Paths are stored absolute, so the table works from any folder, with each file's path inside `root`
+    beside it, so the table follows the library when it moves (`pending_files`).
+    """
+    root, out = Path(os.path.abspath(root)), Path(out)
     output = ChunkedOutput(out)
-    files, skipped = pending_files(root, output)
+    files, skipped, moved = pending_files(root, output)
+    output.repoint(moved)
+    options = replace(options, root=str(root))
     workers = workers or os.cpu_count() or 1
     mid = model_id(options.model)
     rows: Iterable[dict[str, Any]]
@@ -282,7 +330,7 @@ def tag_library(
     chunk: list[dict[str, Any]] = []
     done = failed = 0
     started = time.perf_counter()
-    interrupted = False
+    interrupted: KeyboardInterrupt | None = None
     if progress:
         progress(0, len(files))  # the bar starts now, at the files left: resumed files never inflate the rate
     try:
@@ -295,8 +343,8 @@ def tag_library(
             if len(chunk) >= CHUNK_ROWS:
                 output.write_chunk(chunk)
                 chunk = []
-    except KeyboardInterrupt:
-        interrupted = True
+    except KeyboardInterrupt as exc:
+        interrupted = exc
     finally:
         output.write_chunk(chunk)
         frame = output.merge()
@@ -306,12 +354,15 @@ def tag_library(
         "tagged": done,
         "failed": failed,
         "skipped": skipped,
+        "moved": len(moved),
         "rows": len(frame),
         "seconds": round(seconds, 2),
         "files_per_s": round(done / seconds, 2) if seconds else None,
         "engine": engine,
         "workers": workers,
-        "interrupted": interrupted,
+        "interrupted": interrupted is not None,
+        #: The exit status the interrupt owes the shell (130 Ctrl-C, 143 SIGTERM), or None.
+        "exit_status": exit_status(interrupted) if interrupted is not None else None,
     }
 
 
@@ -338,4 +389,5 @@ def summary_line(summary: dict[str, Any]) -> str:
     return (
         f"{summary['tagged'] - summary['failed']} classified, {summary['skipped']} skipped (already in the table), "
         f"{summary['failed']} failed in {summary['seconds']} s{rate}"
+        + (f"; {summary['moved']} rows followed their moved files" if summary.get("moved") else "")
     )

@@ -17,9 +17,10 @@ from typing import Any
 from .classifier import load_info
 from .errors import UsageError
 from .export import cell_number
-from .filetags import GenreState, TagWriteError, read_mood, with_mood, write_genre
+from .filetags import GenreState, TagWriteError, is_read_only, read_mood, with_mood, write_genre
 from .models.registry import resolve_model
 from .models.serving import sidecar_path
+from .table_sync import TableSync
 from .tag_journal import Journal
 
 
@@ -69,7 +70,7 @@ def mood_threshold(model: str | Path | None, given: float | None) -> float:
     return float(head["write_threshold"])
 
 
-def plan_mood(row: dict[str, Any], cut: float, overwrite: bool) -> MoodPlan:
+def plan_mood(row: dict[str, Any], cut: float, overwrite: bool, overwrite_flag: str = "--overwrite") -> MoodPlan:
     """The mood action for one classified row (its file is known to be the classified one)."""
     path = str(row["path"])
     label, probability = row.get("mood"), cell_number(row.get("mood_probability"))
@@ -86,26 +87,53 @@ def plan_mood(row: dict[str, Any], cut: float, overwrite: bool) -> MoodPlan:
         return MoodPlan("same", "already has this mood", label, probability, current, before)
     if current and not overwrite:
         shown = "; ".join(current)
-        return MoodPlan("keep", f"keeps its mood '{shown}' (--overwrite replaces it)", label, probability, current)
-    if os.access(os.path.realpath(path), os.W_OK) is False:
+        return MoodPlan("keep", f"keeps its mood '{shown}' ({overwrite_flag} replaces it)", label, probability, current)
+    if is_read_only(os.path.realpath(path)):
         return MoodPlan("skip", "the file is read-only", label, probability, current)
     reason = f"replaces '{'; '.join(current)}'" if current else "no mood yet"
     return MoodPlan("write", reason, label, probability, current, before, with_mood(before, (label,)))
 
 
-def apply_moods(paths_and_plans: list[tuple[str, MoodPlan]], journal: Journal) -> None:
-    """Write each planned mood: journalled first, then written atomically (in place for hard links)."""
-    for path, plan in paths_and_plans:
+def apply_moods(
+    paths_and_plans: list[tuple[str, MoodPlan]], journal: Journal, sync: TableSync
+) -> KeyboardInterrupt | None:
+    """Write each planned mood: journalled first, then written atomically (in place for hard links).
+
+    Returns the interrupt that stopped it (the mood in flight settled as it really is, the rest not written).
+    """
+    for number, (path, plan) in enumerate(paths_and_plans):
         if plan.action != "write":
             continue
-        assert plan.before is not None and plan.after is not None
         try:
-            if not read_mood(path).same_values(plan.before):
-                plan.action, plan.reason = "skip", "its mood changed since the plan was made"
-                continue
-            journal.record(path, plan.before, plan.after, plan.label, plan.probability)
+            write_mood(path, plan, journal, sync)
+        except KeyboardInterrupt as exc:
+            plan.action, plan.reason = "skip", "not written: interrupted"
+            try:
+                if plan.after is not None and read_mood(path).same_values(plan.after):
+                    plan.action, plan.reason = "written", "written just before the interrupt"
+                    sync.touched(path)
+            except TagWriteError:
+                pass
+            for _, rest in paths_and_plans[number + 1 :]:
+                rest.action, rest.reason = "skip", "not written: interrupted"
+            return exc
+    return None
+
+
+def write_mood(path: str, plan: MoodPlan, journal: Journal, sync: TableSync) -> None:
+    assert plan.before is not None and plan.after is not None
+    try:
+        if not read_mood(path).same_values(plan.before):
+            plan.action, plan.reason = "skip", "its mood changed since the plan was made"
+            return
+        entry = journal.record(path, plan.before, plan.after, plan.label, plan.probability)
+        try:
             plan.in_place = write_genre(path, plan.after) == "in place"
-        except TagWriteError as exc:
-            plan.action, plan.reason = "failed", str(exc)
-            continue
-        plan.action = "written"
+        except TagWriteError:
+            journal.mark(entry, "failed")
+            raise
+    except TagWriteError as exc:
+        plan.action, plan.reason = "failed", str(exc)
+        return
+    plan.action = "written"
+    sync.touched(path)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,8 +21,9 @@ from .errors import UsageError
 from .export import cell_number, cell_text
 from .filetags import GenreState, TagWriteError, is_read_only, read_genre, tag_name, with_genres, write_genre
 from .genre_names import GenreNames, spelled
+from .table_sync import TableSync
 from .tag_journal import Journal
-from .tagging import matches_record, write_table
+from .tagging import matches_record
 from .write_moods import MoodPlan, apply_moods, plan_mood
 from .write_thresholds import Threshold
 
@@ -31,6 +31,18 @@ from .write_thresholds import Threshold
 ACTIONS = ("write", "written", "same", "keep", "below", "other", "skip", "failed")
 #: How our genres meet the ones a file has: replace them; append ours after them; merge, ours first.
 MODES = ("replace", "append", "merge")
+
+
+@dataclass(frozen=True)
+class Flags:
+    """The options a hint may name: `write-tags`' own, or the beets plugin's (whose overwrite is -f/--force)."""
+
+    include_other: str = "--include-other"
+    min_probability: str = "--min-probability"
+    overwrite: str = "--overwrite"
+
+
+CLI_FLAGS = Flags()
 
 
 def proposed_genres(current: Iterable[str], names: Iterable[str], mode: str) -> tuple[str, ...]:
@@ -56,6 +68,7 @@ def decide(
     overwrite: bool,
     mode: str = "replace",
     genre_names: GenreNames | None = None,
+    flags: Flags = CLI_FLAGS,
 ) -> tuple[str, str, tuple[str, ...]]:
     """What to do with one classified file: (action, reason, the genres it would hold).
 
@@ -74,7 +87,7 @@ def decide(
     if mode == "replace" and current and not overwrite:
         return (
             "keep",
-            f"keeps its genre '{shown}' (--overwrite replaces it; --mode append or merge adds)",
+            f"keeps its genre '{shown}' ({flags.overwrite} replaces it; --mode append or merge adds)",
             tuple(current),
         )
     if not current:
@@ -119,6 +132,10 @@ class PlannedFile:
     in_place: bool = False
     #: The mood field's own plan (`write-tags --moods`), or None when moods are not written.
     mood: MoodPlan | None = None
+    #: Held back as other music: "none of the ten" (the verdict) or "may be none" (the cut for writing).
+    held: str | None = None
+    #: The flags that would write a held-back file (None: it already holds the genre).
+    unlock: tuple[str, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -128,10 +145,15 @@ class PlannedFile:
         data["before"] = self.before.to_json() if self.before else None
         data["after"] = self.after.to_json() if self.after else None
         data["mood"] = self.mood.to_dict() if self.mood else None
+        data["unlock"] = list(self.unlock) if self.unlock is not None else None
         return data
 
 
 # ---- plan -------------------------------------------------------------------------------------
+
+#: A file gone from its path. `tag` on the moved folder matches it by its path inside the library, size and
+#: modification time (`tagging.pending_files`), without classifying it again.
+VANISHED = "vanished since it was classified"
 
 
 def changed_since(path: str, size: float | None, mtime: float | None) -> str | None:
@@ -139,7 +161,7 @@ def changed_since(path: str, size: float | None, mtime: float | None) -> str | N
     try:
         stat = os.stat(path)
     except FileNotFoundError:
-        return "vanished since it was classified"
+        return f"{VANISHED}; if the library moved, `python -m genre_core tag NEW_FOLDER --out TABLE` follows it"
     except OSError as exc:
         return f"cannot read the file: {exc.strerror or exc}"
     if size is None or mtime is None or not matches_record(stat, size, mtime):
@@ -185,25 +207,61 @@ def decide_outside(
     overwrite: bool,
     mode: str,
     genre_names: GenreNames | None,
+    flags: Flags = CLI_FLAGS,
 ) -> tuple[str, str, tuple[str, ...]]:
     """`decide` for a family outside the ten (its cut already passed): the reason says it is one.
 
     Shared by `write-tags` and the beets plugin.
     """
     label, probability = family
-    action, reason, proposed = decide(current, label, probability, 0.0, overwrite, mode, genre_names)
+    action, reason, proposed = decide(current, label, probability, 0.0, overwrite, mode, genre_names, flags)
     return action, f"outside the ten: {label}" + ("" if reason == "no genre yet" else f"; {reason}"), proposed
 
 
-def other_reason(row: dict[str, Any], threshold: Threshold | None = None) -> str:
+def held_kind(row: dict[str, Any]) -> str:
+    """How sure the hold-back is: the verdict says none of the ten, or only the stricter cut for writing does."""
+    return "may be none" if verdict_of(row) is False else "none of the ten"
+
+
+def other_reason(row: dict[str, Any], threshold: Threshold | None = None, unlock: tuple[str, ...] | None = ()) -> str:
+    """Why a file is held back as other music, and the flags that would write it (`unlocking_flags`).
+
+    `unlock`: those flags; None when no flag would (the file already holds the genre); () names none.
+    """
     p = cell_number(row.get("other_probability"))
     shown = f" (p_other {p:.2f})" if p is not None else ""
-    if verdict_of(row) is False and threshold is not None and threshold.max_other_probability is not None:
-        return (
-            f"may be none of the ten genres{shown}: writing needs p_other < {threshold.max_other_probability:.2f} "
-            "(include other music to write it)"
-        )
-    return f"none of the ten genres{shown}: not written (include other music to write it)"
+    if held_kind(row) == "may be none" and threshold is not None and threshold.max_other_probability is not None:
+        why = f"may be none of the ten genres{shown}: writing needs p_other < {threshold.max_other_probability:.2f}"
+    else:
+        why = f"none of the ten genres{shown}: not written"
+    if unlock is None:
+        return f"{why}; it already holds this genre"
+    return f"{why} ({' '.join(unlock)} writes it)" if unlock else why
+
+
+def unlocking_flags(
+    current: Iterable[str],
+    labels: list[str],
+    probability: float,
+    threshold: Threshold,
+    overwrite: bool,
+    mode: str,
+    genre_names: GenreNames | None,
+    flags: Flags = CLI_FLAGS,
+) -> tuple[str, ...] | None:
+    """The flags with which a held-back file would be written, found by deciding it again with them.
+
+    `--include-other` alone where that writes it; with `--min-probability P` where its genre is under the
+    threshold, and the overwrite flag where it keeps a genre of its own; None where it already holds ours.
+    """
+    needed = [flags.include_other]
+    action = decide(current, labels, probability, threshold.min_probability, overwrite, mode, genre_names)[0]
+    if action == "below":
+        needed.append(f"{flags.min_probability} {math.floor(probability * 100) / 100:.2f}")
+        action = decide(current, labels, probability, 0.0, overwrite, mode, genre_names)[0]
+    if action == "keep":
+        needed.append(flags.overwrite)
+    return None if action == "same" else tuple(needed)
 
 
 def plan_file(
@@ -258,7 +316,13 @@ def plan_genre(
         label, probability = family
         action, reason, proposed = decide_outside(before.shown, family, overwrite, mode, genre_names)
     elif held_back_as_other(row, threshold) and not include_other:
-        return PlannedFile(path, "other", other_reason(row, threshold), label, probability, before.shown, before)
+        labels = genres_to_write(row, threshold, max_genres)
+        unlock = unlocking_flags(before.shown, labels, probability, threshold, overwrite, mode, genre_names)
+        planned = PlannedFile(
+            path, "other", other_reason(row, threshold, unlock), label, probability, before.shown, before
+        )
+        planned.held, planned.unlock = held_kind(row), unlock
+        return planned
     else:
         labels = genres_to_write(row, threshold, max_genres)
         action, reason, proposed = decide(
@@ -294,84 +358,65 @@ def plan_table(
 # ---- apply ------------------------------------------------------------------------------------
 
 
-def apply_plan(planned: list[PlannedFile], journal: Journal) -> bool:
-    """Write every planned file; False when Ctrl-C stopped the run.
+def apply_plan(
+    planned: list[PlannedFile], journal: Journal, table_path: Path | None = None
+) -> KeyboardInterrupt | None:
+    """Write every planned genre, then every planned mood; the interrupt (Ctrl-C, SIGTERM) that stopped it, or None.
 
-    Each file is journalled, then written atomically; after Ctrl-C the file in
-    flight is reported as it really is (written or not) and the rest as not written.
+    Each file is journalled, then written atomically; after an interrupt the file in flight is reported as it
+    really is (written or not) and the rest as not written. `table_path`: the tag table, whose size and mtime
+    follow each written file as it goes, so the next run plans every file again without a re-`tag`.
     """
-    journal.start(source="write-tags")
+    journal.start(source="write-tags", table=table_path)
+    sync = TableSync(table_path)
     pending = [item for item in planned if item.action == "write"]
-    for number, item in enumerate(pending):
-        assert item.before is not None and item.after is not None
-        try:
-            now = read_genre(item.path)
-            if not now.same_values(item.before):
-                item.action, item.reason = "skip", "its genre changed since the plan was made"
-                continue
-            journal.record(item.path, item.before, item.after, item.genre, item.probability)
-            item.in_place = write_genre(item.path, item.after) == "in place"
-        except TagWriteError as exc:
-            item.action, item.reason = "failed", str(exc)
-            continue
-        except KeyboardInterrupt:
-            for rest in pending[number:]:
-                rest.action, rest.reason = "skip", "not written: interrupted"
+    try:
+        for number, item in enumerate(pending):
             try:
-                if read_genre(item.path).same_values(item.after):
-                    item.action, item.reason = "written", "written just before the interrupt"
-            except TagWriteError:
-                pass
-            return False
-        item.action = "written"
-    apply_moods([(item.path, item.mood) for item in planned if item.mood is not None], journal)
-    return True
+                write_one(item, journal, sync)
+            except KeyboardInterrupt as exc:
+                for rest in pending[number + 1 :]:
+                    rest.action, rest.reason = "skip", "not written: interrupted"
+                settle_in_flight(item, sync)
+                for _, mood in mood_plans(planned):
+                    mood.action, mood.reason = "skip", "not written: interrupted"
+                return exc
+        return apply_moods(mood_plans(planned), journal, sync)
+    finally:
+        sync.flush()
 
 
-def refresh_table(table_path: Path, table: pd.DataFrame, planned: list[PlannedFile]) -> None:
-    """Record the new size and mtime of written files, so the table still matches them.
+def mood_plans(planned: list[PlannedFile]) -> list[tuple[str, MoodPlan]]:
+    return [(item.path, item.mood) for item in planned if item.mood is not None and item.mood.action == "write"]
 
-    Only tags changed, not the audio, so the classification still holds: a
-    later `tag` run skips these files and a later `write-tags` can act on them.
-    """
-    written = {p.path for p in planned if p.action == "written" or (p.mood and p.mood.action == "written")}
-    if not written:
+
+def write_one(item: PlannedFile, journal: Journal, sync: TableSync) -> None:
+    """One file's genres: checked unchanged since the plan, journalled, written; failures are its action."""
+    assert item.before is not None and item.after is not None
+    try:
+        now = read_genre(item.path)
+        if not now.same_values(item.before):
+            item.action, item.reason = "skip", "its genre changed since the plan was made"
+            return
+        entry = journal.record(item.path, item.before, item.after, item.genre, item.probability)
+        try:
+            item.in_place = write_genre(item.path, item.after) == "in place"
+        except TagWriteError:
+            journal.mark(entry, "failed")
+            raise
+    except TagWriteError as exc:
+        item.action, item.reason = "failed", str(exc)
         return
-    table = table.copy()
-    for index, path in table["path"].items():
-        if path in written:
-            stat = os.stat(path)
-            table.at[index, "size"], table.at[index, "mtime"] = stat.st_size, stat.st_mtime
-    write_table(table, table_path)
+    item.action = "written"
+    sync.touched(item.path)
 
 
-def summarise(planned: list[PlannedFile]) -> dict[str, int]:
-    counts = Counter(p.action for p in planned)
-    return {action: counts[action] for action in ACTIONS if counts[action]}
-
-
-def summarise_moods(planned: list[PlannedFile]) -> dict[str, int]:
-    """Mood actions counted apart from genres' (`write-tags --moods`)."""
-    counts = Counter(p.mood.action for p in planned if p.mood is not None)
-    return dict(sorted(counts.items()))
-
-
-def plan_lines(planned: list[PlannedFile]) -> list[str]:
-    """A fixed-width table: action, probability, existing → proposed genres, file."""
-    rows = [("action", "p", "existing → proposed", "file / reason")]
-    for p in planned:
-        prob = f"{p.probability:.2f}" if p.probability is not None else "-"
-        existing = "; ".join(p.current) or "-"
-        change = f"{existing} → {'; '.join(p.proposed) or '-'}" if p.action in ("write", "written") else existing
-        detail = p.path if p.action in ("write", "written") else f"{p.path}: {p.reason}"
-        if p.in_place:
-            detail += "  (hard link: written in place)"
-        rows.append((p.action, prob, change, detail))
-        if p.mood is not None and p.mood.action != "none":
-            m = p.mood
-            mood_p = f"{m.probability:.2f}" if m.probability is not None else "-"
-            shown = "; ".join(m.current) or "-"
-            mood_change = f"{shown} → {m.label}" if m.action in ("write", "written") else shown
-            rows.append((f"mood:{m.action}", mood_p, mood_change, m.reason))
-    widths = [min(max(len(r[i]) for r in rows), 40) for i in range(3)]
-    return ["  ".join(f"{c:<{w}}" for c, w in zip(r[:3], widths, strict=True)) + "  " + r[3] for r in rows]
+def settle_in_flight(item: PlannedFile, sync: TableSync) -> None:
+    """After an interrupt: the file in flight is written (its rename happened) or not, never half."""
+    item.action, item.reason = "skip", "not written: interrupted"
+    try:
+        if item.after is not None and read_genre(item.path).same_values(item.after):
+            item.action, item.reason = "written", "written just before the interrupt"
+            sync.touched(item.path)
+    except TagWriteError:
+        pass

@@ -209,9 +209,18 @@ def test_apply_then_undo_restores_every_format_exactly(library, tmp_path, capsys
         assert read_genre(library / name).fields == fields, name
         assert other_tags(library / name) == others
         np.testing.assert_array_equal(decoded(library / name), samples)
-    # Undo twice is harmless: every file already holds its previous genre.
+    # Undo twice is harmless: the run's entries are marked undone, so nothing is replayed.
     assert main(["write-tags", "--undo", journal, "--format", "json"]) == 0
-    assert {r["action"] for r in json.loads(capsys.readouterr().out)} == {"unchanged"}
+    [second] = json.loads(capsys.readouterr().out)
+    assert second["files"] == [] and second["already"] == len(written_names(report))
+    # The table followed the restores: the next dry run plans every file again, none "changed since".
+    code, after_undo = run_json(["write-tags", str(table), "--min-probability", "0", "--overwrite"], capsys)
+    assert not [f for f in after_undo["files"] if "changed since" in f["reason"]]
+    assert {f["action"] for f in after_undo["files"] if Path(f["path"]).name in written_names(report)} == {"write"}
+
+
+def written_names(report: dict) -> set[str]:
+    return {Path(f["path"]).name for f in report["files"] if f["action"] == "written"}
 
 
 def classified_table(paths: list[Path], genre: str = "jazz", probability: float = 0.95) -> pd.DataFrame:
@@ -248,12 +257,12 @@ def test_read_only_vanished_changed_and_unwritable_files_are_reported_and_left_a
 
     planned = {Path(p.path).stem: p for p in plan_table(table, THRESHOLD, overwrite=False)}
     assert planned["readonly"].action == "skip" and "read-only" in planned["readonly"].reason
-    assert planned["vanished"].reason == "vanished since it was classified"
+    assert planned["vanished"].reason.startswith("vanished since it was classified; if the library moved")
     assert "changed since it was classified" in planned["changed"].reason
     assert planned["broken"].action == "skip" and "mutagen" in planned["broken"].reason
     assert planned["fine"].action == "write"
 
-    assert apply_plan(list(planned.values()), Journal(tmp_path / "j.jsonl"))
+    assert apply_plan(list(planned.values()), Journal(tmp_path / "j.jsonl")) is None
     assert files[0].read_bytes() == readonly_bytes and read_genre(files[3]).shown == ("Jazz",)
     with pytest.raises(TagWriteError, match="read-only"):
         write_genre(files[0], new_state(read_genre(files[0]), "rock"))
@@ -276,7 +285,7 @@ def test_ctrl_c_mid_run_leaves_each_file_whole_and_the_journal_true(tmp_path, mo
 
     monkeypatch.setattr(filetags, "_save", interrupted_save)
     journal = Journal(tmp_path / "j.jsonl")
-    assert apply_plan(planned, journal) is False
+    assert isinstance(apply_plan(planned, journal), KeyboardInterrupt)
     monkeypatch.undo()
 
     assert [p.action for p in planned] == ["written", "written", "skip", "skip"]
@@ -285,7 +294,7 @@ def test_ctrl_c_mid_run_leaves_each_file_whole_and_the_journal_true(tmp_path, mo
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # the half-made copy is gone
     # The journal holds the two written files and the one in flight (recorded before its write).
     assert [Path(e["path"]).name for e in journal.entries()] == ["t0.flac", "t1.flac", "t2.flac"]
-    results = {Path(r.path).name: r.action for r in undo(journal)}
+    results = {Path(r.path).name: r.action for r in undo(journal)[0].files}
     assert results == {"t2.flac": "unchanged", "t1.flac": "restored", "t0.flac": "restored"}
     assert all(read_genre(p).shown == () for p in files)
 
@@ -296,7 +305,7 @@ def test_undo_leaves_a_genre_changed_by_hand_after_the_write(tmp_path):
     journal = Journal(tmp_path / "j.jsonl")
     apply_plan(planned, journal)
     write_genre(path, new_state(read_genre(path), "blues"))  # the user retags it
-    [result] = undo(journal)
+    [result] = undo(journal)[0].files
     assert result.action == "skip" and "changed since" in result.reason
     assert read_genre(path).shown == ("Blues",)
 
@@ -307,7 +316,7 @@ def test_a_torn_last_journal_line_is_ignored(tmp_path):
     apply_plan(plan_table(classified_table([path]), THRESHOLD, overwrite=False), journal)
     with journal.path.open("a") as handle:
         handle.write('{"path": "/half/writ')
-    assert [r.action for r in undo(journal)] == ["restored"]
+    assert [r.action for r in undo(journal)[0].files] == ["restored"]
 
 
 def test_library_scans_skip_hidden_files_such_as_a_killed_writes_temporary_copy(tmp_path):
@@ -376,6 +385,6 @@ def test_a_failed_copy_such_as_a_full_disk_is_a_reported_failure_and_the_file_is
 
     monkeypatch.setattr(filetags.shutil, "copy2", disk_full)
     planned = plan_table(classified_table([path]), THRESHOLD, overwrite=False)
-    assert apply_plan(planned, Journal(tmp_path / "j.jsonl"))
+    assert apply_plan(planned, Journal(tmp_path / "j.jsonl")) is None
     assert planned[0].action == "failed" and "No space left on device" in planned[0].reason
     assert path.read_bytes() == original and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]

@@ -51,6 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "top_k", 1) < 1:
         parser.error("--top-k must be at least 1")
+    from ..interrupts import exit_status, install
+
+    install()  # SIGTERM is reported like Ctrl-C: what was and was not done, then 143
     try:
         return args.run(args)
     except UsageError as exc:
@@ -72,5 +75,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as exc:  # tag and write-tags report what they did; here, the rest
+        print(f"interrupted: `{args.command}` stopped before it finished", file=sys.stderr)
+        return exit_status(exc)

@@ -57,7 +57,10 @@ def run(args: argparse.Namespace) -> int:
     if not one_document:  # with --write-tags --format json, the summary goes into the plan's document
         print(json.dumps(summary, indent=2))
     if summary["interrupted"]:
-        return 130
+        print(
+            "interrupted: the table holds every file classified so far; run the same command to go on", file=sys.stderr
+        )
+        return summary["exit_status"]
     if args.write_tags:
         return write_tags_from_table(Path(args.out), args, tag_summary=summary)
     return 0

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import UsageError
 from .options import add_write_options
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..genre_names import GenreNames
 
 
 def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
@@ -16,25 +23,43 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
         help="write a tag table's genres into the files' own tags (dry run unless --apply; undoable)",
     )
     w.add_argument("table", nargs="?", help="the Parquet/CSV made by `tag`")
-    w.add_argument("--undo", default=None, metavar="JOURNAL", help="restore the genres a journal recorded")
+    w.add_argument(
+        "--undo", default=None, metavar="JOURNAL", help="restore what a journal's last run wrote (--run, --all: others)"
+    )
+    w.add_argument("--run", dest="undo_run", type=int, default=None, help="with --undo: this run of the journal (numbered from 1)")
+    w.add_argument("--all", dest="undo_all", action="store_true", help="with --undo: every run of the journal, newest first")
     w.add_argument("--model", default=None, help="the checkpoint that made the table, for its threshold")
     add_write_options(w)
     w.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..interrupts import exit_status
+    from ..plan_report import undo_lines
     from ..tag_journal import Journal, undo
 
     if args.undo:
-        results = undo(Journal(args.undo))
+        reports = undo(Journal(args.undo), args.undo_run, args.undo_all)
         if args.format == "json":
-            print(json.dumps([vars(r) for r in results], indent=2, ensure_ascii=False))
+            print(
+                json.dumps(
+                    [
+                        {**vars(r), "interrupted": bool(r.interrupted), "files": [vars(f) for f in r.files]}
+                        for r in reports
+                    ],
+                    indent=2,
+                    ensure_ascii=False,
+                )
+            )
         else:
-            for r in results:
-                print(f"{r.action:<10}  {r.path}: {r.reason}")
-            counts = {a: sum(r.action == a for r in results) for a in ("restored", "unchanged", "skip", "failed")}
-            print("undo: " + ", ".join(f"{n} {a}" for a, n in counts.items()))
-        return 1 if any(r.action == "failed" for r in results) else 0
+            print("\n".join(undo_lines(reports, args.undo)))
+        stopped = next((r.interrupted for r in reports if r.interrupted), None)
+        if stopped is not None:
+            print("interrupted: the files listed as 'not undone' hold what was written; undo again to finish")
+            return exit_status(stopped)
+        return 1 if any(f.action == "failed" for r in reports for f in r.files) else 0
+    if args.undo_run is not None or args.undo_all:
+        raise UsageError("--run and --all choose what --undo restores; give --undo JOURNAL")
     if not args.table:
         raise UsageError("give the table made by `python -m genre_core tag` (or --undo JOURNAL)")
     if not Path(args.table).is_file():
@@ -47,18 +72,29 @@ def write_tags_from_table(table_path: Path, args: argparse.Namespace, tag_summar
 
     `tag_summary`: what `tag` just did; in JSON it leads the same document, so a script reads one.
     """
+    from ..genre_names import load_genre_names
+    from ..interrupts import exit_status
+    from ..tagging import read_table
+
+    try:
+        table = read_table(table_path)
+        genre_names = load_genre_names(args.genre_names) if args.genre_names else None
+        plan = make_plan(table, genre_names, args)
+    except KeyboardInterrupt as exc:  # while planning: before any write
+        print("interrupted while planning: nothing was written", file=sys.stderr)
+        return exit_status(exc)
+    return write_and_report(table_path, table, plan, args, tag_summary)
+
+
+def make_plan(table: pd.DataFrame, genre_names: GenreNames | None, args: argparse.Namespace) -> dict:
+    """Every file's plan (reading each file's tags), the thresholds, and the albums with --per album."""
     import pandas as pd
 
-    from ..albums import album_lines, consensus, with_album_tags
-    from ..genre_names import load_genre_names
-    from ..tag_journal import Journal, default_journal
-    from ..tagging import read_table
+    from ..albums import consensus, with_album_tags
     from ..write_moods import mood_threshold
-    from ..write_tags import apply_plan, has_verdicts, plan_lines, plan_table, refresh_table, summarise, summarise_moods
+    from ..write_tags import plan_table
     from ..write_thresholds import thresholds_for
 
-    table = read_table(table_path)
-    genre_names = load_genre_names(args.genre_names) if args.genre_names else None
     planned_table, albums, fallback = table, [], {}
     if args.per == "album":
         rows, albums, fallback = consensus(with_album_tags(table.to_dict("records")))
@@ -82,16 +118,29 @@ def write_tags_from_table(table_path: Path, args: argparse.Namespace, tag_summar
         genre_names=genre_names,
         outside=args.outside,
     )
+    return {"planned": planned, "thresholds": thresholds, "mood_cut": mood_cut, "albums": albums, "fallback": fallback}
+
+
+def write_and_report(
+    table_path: Path, table: pd.DataFrame, plan: dict, args: argparse.Namespace, tag_summary: dict | None
+) -> int:
+    """With --apply, write the plan (an interrupt stops it between files); then print what was and was not done."""
+    from ..albums import album_lines
+    from ..interrupts import exit_status
+    from ..plan_report import held_back_line, plan_lines, summarise, summarise_moods
+    from ..tag_journal import Journal, default_journal
+    from ..write_tags import apply_plan, has_verdicts
+
+    planned, thresholds, mood_cut = plan["planned"], plan["thresholds"], plan["mood_cut"]
+    albums, fallback, moods = plan["albums"], plan["fallback"], args.moods or args.moods_only
     verdicts = has_verdicts(table)
     no_verdict_note = (
         "this table was made before the open-set verdict (no is_other column): whether its songs are of the ten "
         "genres is unknown, so none is held back as other music; tag the library again to check"
     )
     journal = Journal(args.journal or default_journal(table_path))
-    completed = True
-    if args.apply:
-        completed = apply_plan(planned, journal)
-        refresh_table(table_path, table, planned)
+    interrupted = apply_plan(planned, journal, table_path) if args.apply else None
+    completed = interrupted is None
     summary = summarise(planned)
     undo_command = f"python -m genre_core write-tags --undo {journal.path}"
     if args.format == "json":
@@ -106,17 +155,19 @@ def write_tags_from_table(table_path: Path, args: argparse.Namespace, tag_summar
             "open_set_verdict": verdicts,
             **({} if verdicts else {"note": no_verdict_note}),
             "journal": str(journal.path) if args.apply else None,
+            "run": journal.run if args.apply else None,
             "files": [p.to_dict() for p in planned],
         }
         print(json.dumps(report, indent=2, ensure_ascii=False))
     else:
         if args.per == "album":
-            print("\n".join(album_lines(albums, fallback, {p.path: p.action for p in planned})))
+            held = {p.path: p.held for p in planned if p.action == "other" and p.held}
+            print("\n".join(album_lines(albums, fallback, {p.path: p.action for p in planned}, held)))
         print("\n".join(plan_lines(planned)))
         if not verdicts:
             print(f"note: {no_verdict_note}")
-        elif summary.get("other") and not args.include_other:
-            print(f"{summary['other']} file(s) sound like none of the ten genres: not written (--include-other)")
+        elif (held := held_back_line(planned)) is not None:
+            print(held)
         for t in set(thresholds.values()):
             measured = ""
             if t.valid_precision is not None and t.valid_coverage is not None:
@@ -143,9 +194,12 @@ def write_tags_from_table(table_path: Path, args: argparse.Namespace, tag_summar
         if not args.apply:
             print(f"dry run: {counts}. Nothing was changed; add --apply to write.")
         else:
-            print(f"{counts}. Journal: {journal.path}\nundo: {undo_command}")
             if not completed:
-                print("interrupted: the files not written are as they were; the journal is complete.")
-    if not completed:
-        return 130
+                print(
+                    "interrupted: the files marked 'not written: interrupted' are as they were; the journal is "
+                    "complete."
+                )
+            print(f"{counts}. Journal: {journal.path} (run {journal.run})\nundo: {undo_command}")
+    if interrupted is not None:
+        return exit_status(interrupted)
     return 1 if summary.get("failed") else 0
