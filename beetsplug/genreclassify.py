@@ -4,8 +4,9 @@ The shipped genre_core model listens to the file (ten 3-s windows, mean of the
 calibrated window probabilities) and the genre is set only where the
 probability reaches the model's measured threshold (written genres right at
 least 90 % of the time on the valid split) and the model does not judge the
-song to be none of its ten genres (its open-set verdict), through beets, so the database
-and the file's tags agree. Genres go into beets 2.x's multi-valued `genres` field,
+song to be none of its ten genres (its open-set verdict). The file is written first, through
+genre_core's own writer (only the genre and mood fields), and the database only once it is, so the
+two agree. Genres go into beets 2.x's multi-valued `genres` field,
 which beets writes into the file as separate values. How they meet an item's
 existing genres is the `mode`, as in `write-tags`: `replace` (items that have genres
 keep them unless `--force`), `append` (keep every existing genre, add ours after
@@ -43,19 +44,24 @@ from beets.util import displayable_path, syspath
 
 from genre_core.albums import consensus
 from genre_core.errors import UsageError
-from genre_core.filetags import TagWriteError, tag_name, write_genre
+from genre_core.filetags import TagWriteError, is_read_only, read_genre, tag_name, with_genres, write_genre
 from genre_core.genre_names import GenreNames, check_genre_names
 from genre_core.write_moods import mood_threshold, plan_mood
 from genre_core.write_tags import (
     MODES,
+    Flags,
     decide,
     decide_outside,
     genres_to_write,
     held_back_as_other,
     other_reason,
     outside_to_write,
+    unlocking_flags,
 )
 from genre_core.write_thresholds import Threshold, combine_thresholds, measured_threshold, require_secondary
+
+#: The plugin's own options, for the hints its messages give (its overwrite is -f/--force).
+BEETS_FLAGS = Flags(include_other="--include-other", min_probability="--min-probability", overwrite="-f/--force")
 
 #: beets 2.x keeps a multi-valued `genres`; older versions a single `genre`.
 GENRE_FIELD = "genres" if "genres" in Item._fields else "genre"
@@ -169,25 +175,47 @@ class GenreClassifyPlugin(BeetsPlugin):
         include_other = self.config["include_other"].get(bool)
         outside = outside_to_write(row, threshold) if self.config["outside"].get(bool) and not include_other else None
         current = list(getattr(item, GENRE_FIELD) or []) if GENRE_FIELD == "genres" else [item.genre or ""]
+        labels = genres_to_write(row, threshold, self.max_genres())
         if outside is not None:
             label, probability = outside
-            action, reason, proposed = decide_outside(current, outside, force, self.mode(), self.names())
+            action, reason, proposed = decide_outside(current, outside, force, self.mode(), self.names(), BEETS_FLAGS)
         elif held_back_as_other(row, threshold) and not include_other:
-            reason = other_reason(row, threshold)
+            unlock = unlocking_flags(
+                current, labels, probability, threshold, force, self.mode(), self.names(), BEETS_FLAGS
+            )
+            reason = other_reason(row, threshold, unlock)
             ui.print_(f"{'other':<6} {probability:4.0%}  {tag_name(label):<10}  {shown}  ({reason})")
             return "other"
         else:
-            labels = genres_to_write(row, threshold, self.max_genres())
             action, reason, proposed = decide(
-                current, labels, probability, threshold.min_probability, force, self.mode(), self.names()
+                current, labels, probability, threshold.min_probability, force, self.mode(), self.names(), BEETS_FLAGS
             )
+        if action == "write" and write and is_read_only(syspath(item.path)):
+            action, reason = "skip", "the file is read-only: neither it nor the database is changed"
         change = f"{'; '.join(current) or '-'} → {'; '.join(proposed)}" if action == "write" else tag_name(label)
         ui.print_(f"{action:<6} {probability:4.0%}  {change:<10}  {shown}  ({reason})")
         if action == "write" and not pretend:
-            setattr(item, GENRE_FIELD, list(proposed) if GENRE_FIELD == "genres" else ", ".join(proposed))
-            item.try_sync(write=write, move=False)
-            action = "written"
+            action = self.store_genres(item, proposed, write)
         return action
+
+    def store_genres(self, item: Item, proposed: tuple[str, ...], write: bool) -> str:
+        """The file first, then the database, so both agree: a failed write leaves both as they were.
+
+        The file is written through genre_core's own writer (only the genre field, atomically, its ID3 version
+        kept), not beets' `item.write()`, which rewrites every field it knows: BPM 0, DATE 0000, TRCK 2/0, empty
+        FLAC comments, and an ID3v2.3 file saved as v2.4 (where a v2.3 mood frame no longer reads back).
+        """
+        if write:
+            path = syspath(item.path)
+            try:
+                write_genre(path, with_genres(read_genre(path), proposed))
+            except TagWriteError as exc:
+                ui.print_(f"failed          {displayable_path(item.path)}  ({exc}; the database is unchanged)")
+                return "failed"
+            item.mtime = item.current_mtime()  # as beets' own write does: `beet update` sees nothing new
+        setattr(item, GENRE_FIELD, list(proposed) if GENRE_FIELD == "genres" else ", ".join(proposed))
+        item.store()
+        return "written"
 
     def names(self) -> GenreNames | None:
         """The owner's genre names from the `names:` mapping, checked like `--genre-names`."""
@@ -215,11 +243,14 @@ class GenreClassifyPlugin(BeetsPlugin):
             )
         pairs = list(zip(predicted, rows, strict=True))
         actions = [self.apply(item, p, row, threshold, force, pretend, write) for (item, p), row in pairs]
-        written = [item for ((item, _), _), action in zip(pairs, actions, strict=True) if action == "written"]
-        if written and GENRE_FIELD == "genres" and not pretend:
-            # The album's own field too, as `beet lastgenre -a` sets it.
-            album.genres = list(getattr(written[0], GENRE_FIELD))
-            album.store(inherit=False)
+        agreed = [item for ((item, _), _), action in zip(pairs, actions, strict=True) if action in ("written", "same")]
+        if agreed and GENRE_FIELD == "genres" and not pretend:
+            # The album's own field too, as `beet lastgenre -a` sets it: whenever the consensus passed, also when
+            # its tracks already held it (a per-track run before), so `beet ls -a genres:X` finds the album.
+            genres = list(getattr(agreed[0], GENRE_FIELD))
+            if list(album.genres or []) != genres:
+                album.genres = genres
+                album.store(inherit=False)
         return actions
 
     def mood_cut(self) -> float:
@@ -233,21 +264,33 @@ class GenreClassifyPlugin(BeetsPlugin):
         return self._mood_cut
 
     def process_mood(self, item: Item, mood: dict | None, shown: str, force: bool, pretend: bool, write: bool) -> None:
-        """Set the item's `mood` attribute, and the file's mood field, where the mood is confident enough."""
+        """Set the item's `mood` attribute, and the file's mood field, where the mood is confident enough.
+
+        The file is written first and the database only once it is, so the two never disagree; a mood the file
+        already holds (one it keeps, or ours) is read into beets, so `beet ls mood:...` finds it.
+        """
         if not mood:
             return
         label, probability = mood["label"], mood["probabilities"][mood["quadrant"]]
         row = {"path": syspath(item.path), "mood": label, "mood_probability": probability}
-        plan = plan_mood(row, self.mood_cut(), force)
+        plan = plan_mood(row, self.mood_cut(), force, overwrite_flag=BEETS_FLAGS.overwrite)
         ui.print_(f"mood:{plan.action:<6} {probability:4.0%}  {label:<18}  {shown}  ({plan.reason})")
-        if plan.action == "write" and not pretend:
-            item["mood"] = label  # a flexible attribute: beets keeps it, `beet ls mood:calm` finds it
-            item.store()
+        if pretend:
+            return
+        held = "; ".join(plan.current)
+        if plan.action == "write":
             if write and plan.after is not None:
                 try:
                     write_genre(syspath(item.path), plan.after)
                 except TagWriteError as exc:
-                    self._log.warning("{}: cannot write the mood: {}", displayable_path(item.path), exc)
+                    ui.print_(
+                        f"mood:failed          {shown}  (cannot write the mood: {exc}; the database is unchanged)"
+                    )
+                    return
+            held = label
+        if held and item.get("mood") != held:
+            item["mood"] = held  # a flexible attribute: beets keeps it, `beet ls mood:calm` finds it
+            item.store()
 
     # ---- `beet genre-classify` and the import stage ------------------------------------------
 

@@ -280,3 +280,81 @@ def test_a_wrong_names_mapping_is_a_clear_beets_error(tmp_path):
     beet = Beets(tmp_path)
     beet.config.write_text(beet.config.read_text().replace("genreclassify: {", "genreclassify: {names: {techno: X}, "))
     assert "unknown genre techno" in beet.fails("genre-classify")
+
+
+# ---- beets' database and the files agree after every command (issue 35) --------------------------
+
+
+def database_and_files(root: Path) -> dict[str, tuple]:
+    """title → (database genres, file genres, database mood, file mood), the files read back with mutagen."""
+    from genre_core.filetags import read_mood
+
+    library = Library(str(root / "library.db"))
+    try:
+        return {
+            item.title: (
+                list(item.genres),
+                list(read_genre(item.path.decode()).shown),
+                item.get("mood"),
+                "; ".join(read_mood(item.path.decode()).shown) or None,
+            )
+            for item in library.items()
+        }
+    finally:
+        library._close()
+
+
+def agree(state: dict[str, tuple]) -> bool:
+    return all(
+        db_genres == file_genres and db_mood == file_mood
+        for db_genres, file_genres, db_mood, file_mood in state.values()
+    )
+
+
+def test_beets_database_equals_the_files_after_every_command(tmp_path):
+    """A read-only file changes neither itself nor the database; moods already in files are read into beets."""
+    from genre_core.filetags import read_mood, with_mood, write_genre
+
+    def write(music: Path) -> dict[str, Path]:
+        files = {
+            "Moody": make_file(music, "mp3-v2.3", None, name="moody", clip="classical", title="Moody"),
+            "Locked": make_file(music, "flac", None, name="locked", clip="jazz", title="Locked"),
+            "Plain": make_file(music, "ogg", None, name="plain", clip="metal", title="Plain"),
+        }
+        write_genre(files["Moody"], with_mood(read_mood(files["Moody"]), ("Melancholy",)))
+        return files
+
+    beet, files = imported(tmp_path, write)
+    files["Locked"].chmod(0o444)
+    locked = files["Locked"].read_bytes()
+    options = ("--moods", "--mood-min-probability", "0", "--min-probability", "0")
+    out = beet("genre-classify", "-p", *options)
+    assert "-f/--force replaces it" in out and "--overwrite" not in out  # the mood it keeps: beets' own flag
+    out = beet("genre-classify", *options)
+    state = database_and_files(tmp_path)
+    assert agree(state), state
+    assert state["Moody"][2] == "Melancholy"  # kept in the file, and now in beets: `beet ls mood:Melancholy`
+    assert beet("ls", "mood:Melancholy").strip().endswith("Moody")
+    assert state["Locked"][:3] == ([], [], None) and files["Locked"].read_bytes() == locked
+    assert "read-only" in out and state["Plain"][0] and state["Plain"][2]
+    beet("genre-classify", "--force", *options)  # and once more, replacing: still in agreement
+    assert agree(database_and_files(tmp_path))
+
+
+def test_album_mode_after_a_per_track_run_still_sets_the_album_genre(tmp_path):
+    from test_albums import tagged
+
+    beet, paths = imported(
+        tmp_path, lambda music: [tagged(music, "flac", "jazz", f"t{i}", "Album J", "Band J", None) for i in range(3)]
+    )
+    beet("genre-classify", "--min-probability", "0")  # per track: every track gets the same genre
+    assert {tuple(g) for g in beet.genres().values()} == {("Jazz",)}
+    out = beet("genre-classify", "-a", "--min-probability", "0")
+    assert out.count("same") >= 3  # nothing to write to the tracks...
+    library = Library(str(tmp_path / "library.db"))
+    try:
+        (album,) = list(library.albums())
+        assert list(album.genres) == ["Jazz"]  # ...yet the album gets its genre: `beet ls -a genres:Jazz`
+    finally:
+        library._close()
+    assert agree(database_and_files(tmp_path))
