@@ -26,8 +26,12 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
     w.add_argument(
         "--undo", default=None, metavar="JOURNAL", help="restore what a journal's last run wrote (--run, --all: others)"
     )
-    w.add_argument("--run", dest="undo_run", type=int, default=None, help="with --undo: this run of the journal (numbered from 1)")
-    w.add_argument("--all", dest="undo_all", action="store_true", help="with --undo: every run of the journal, newest first")
+    w.add_argument(
+        "--run", dest="undo_run", type=int, default=None, help="with --undo: this run of the journal (numbered from 1)"
+    )
+    w.add_argument(
+        "--all", dest="undo_all", action="store_true", help="with --undo: every run of the journal, newest first"
+    )
     w.add_argument("--model", default=None, help="the checkpoint that made the table, for its threshold")
     add_write_options(w)
     w.set_defaults(run=run)
