@@ -35,6 +35,7 @@ from mutagen.id3 import ID3, TCON, TMOO, TXXX
 from mutagen.mp4 import MP4FreeForm, MP4Tags
 
 from .errors import GenreCoreError
+from .interrupts import deferred
 
 #: How a label is written into a file: the ID3v1 genre names players already know.
 TAG_NAMES = {"hiphop": "Hip-Hop", "electronic": "Electronic", "rnb": "R&B", "newage": "New Age"}
@@ -332,8 +333,13 @@ def write_genre(path: str | Path, state: GenreState) -> str:
     (a file with several hard links, saved by mutagen so that every link keeps seeing it).
     Symlinks are followed (the link stays a link). The copy keeps the file's permission
     bits and, where allowed, its owner; it is read back before it replaces the old one.
+    Ctrl-C and SIGTERM wait for the write to finish (`interrupts.deferred`).
     """
-    real = Path(os.path.realpath(path))
+    with deferred():
+        return _write(Path(os.path.realpath(path)), state)
+
+
+def _write(real: Path, state: GenreState) -> str:
     if is_read_only(real):
         raise TagWriteError("the file is read-only")
     if is_hard_linked(real):

@@ -170,7 +170,8 @@ def undo(journal: Journal, run: int | None = None, every: bool = False) -> list[
                     report.files.append(undo_entry(journal, entry, sync))
                 except KeyboardInterrupt as exc:
                     report.interrupted = exc
-                    rest = list(reversed(entries))[position:]
+                    flight, *rest = list(reversed(entries))[position:]
+                    report.files.append(settle_in_flight(journal, flight, sync))
                     report.files += [UndoneFile(e["path"], "not undone", "interrupted") for e in rest]
                     break
         finally:
@@ -200,3 +201,17 @@ def undo_entry(journal: Journal, entry: dict[str, Any], sync: TableSync) -> Undo
     journal.mark(entry["id"], "undone")
     previous = "; ".join(before.shown) or "none"
     return UndoneFile(path, "restored", f"previous {before.field}: {previous}")
+
+
+def settle_in_flight(journal: Journal, entry: dict[str, Any], sync: TableSync) -> UndoneFile:
+    """The file an interrupt caught: restored (its rename happened) or not, never half; the table and marks follow."""
+    before = GenreState.from_json(entry["before"])
+    try:
+        restored = read_field(entry["path"], before.field).same_values(before)
+    except TagWriteError:
+        restored = False
+    if not restored:
+        return UndoneFile(entry["path"], "not undone", "interrupted")
+    sync.touched(entry["path"])
+    journal.mark(entry["id"], "undone")
+    return UndoneFile(entry["path"], "restored", "restored just before the interrupt")

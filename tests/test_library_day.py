@@ -165,7 +165,7 @@ def test_every_line_of_the_text_plan_names_its_file(tmp_path, capsys):
 # ---- interrupts: a real process, a real signal --------------------------------------------------
 
 
-def many_files_table(tmp_path: Path, capsys, count: int = 60) -> tuple[Path, Path]:
+def many_files_table(tmp_path: Path, capsys, count: int = 200) -> tuple[Path, Path]:
     """`count` real FLAC files, rows copied from one tagged by the default model (so each has a mood)."""
     music = tmp_path / "music"
     music.mkdir()
@@ -186,14 +186,17 @@ def many_files_table(tmp_path: Path, capsys, count: int = 60) -> tuple[Path, Pat
 
 
 def interrupt_when(args: list[str], ready: Path, sig: int, marker: str) -> subprocess.CompletedProcess:
-    """Run the CLI; once `ready` (the journal) holds a line with `marker`, send `sig`; its output and status."""
+    """Run the CLI; once `ready` (the journal) holds a line with `marker`, send `sig`; its output and status.
+
+    The signal lands after the first of 200 files: the run cannot have finished by then.
+    """
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "genre_core", *args], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
-        if ready.exists() and ready.read_text().count(marker) >= 2:
+        if ready.exists() and marker in ready.read_text():
             proc.send_signal(sig)
             break
         time.sleep(0.002)
@@ -201,7 +204,10 @@ def interrupt_when(args: list[str], ready: Path, sig: int, marker: str) -> subpr
     return subprocess.CompletedProcess(proc.args, proc.returncode, out.decode(), err.decode())
 
 
-@pytest.mark.parametrize(("sig", "status", "what"), [(signal.SIGINT, 130, "genres"), (signal.SIGTERM, 143, "moods")])
+@pytest.mark.parametrize(
+    ("sig", "status", "what"),
+    [(signal.SIGINT, 130, "genres"), (signal.SIGINT, 130, "moods"), (signal.SIGTERM, 143, "moods")],
+)
 def test_an_interrupt_while_writing_is_reported_and_the_table_and_journal_stay_true(
     tmp_path, capsys, sig, status, what
 ):
@@ -214,6 +220,7 @@ def test_an_interrupt_while_writing_is_reported_and_the_table_and_journal_stay_t
     out = done.stdout
     assert "interrupted:" in out and f"undo: python -m genre_core write-tags --undo {journal}" in out
     assert "not written: interrupted" in out
+    assert not [p.name for p in music.iterdir() if p.name.startswith(".")]  # no temporary copy left behind
     read = read_genre if what == "genres" else read_mood
     holding = {p.name for p in music.iterdir() if read(p).shown}
     entries = [json.loads(line) for line in journal.read_text().splitlines()[2:] if '"path"' in line]
@@ -245,3 +252,16 @@ def test_an_interrupted_undo_says_what_was_not_undone_and_undo_again_finishes(tm
     assert code == 0 and rest["already"] >= 1 and not any(read_genre(p).shown for p in music.iterdir())
     code, report = cli_json(["write-tags", str(table), "--min-probability", "0"], capsys)
     assert {f["action"] for f in report["files"]} == {"write"}  # the table followed the restores
+
+
+def test_a_read_only_files_mood_is_skipped_up_front_and_never_journalled(tmp_path, capsys):
+    table, music = many_files_table(tmp_path, capsys, count=2)
+    locked = music / "f001.flac"
+    locked.chmod(0o444)
+    moods = ["write-tags", str(table), "--moods-only", "--mood-min-probability", "0", "--apply"]
+    for _ in range(2):
+        code, report = cli_json(moods, capsys)
+        (plan,) = [f["mood"] for f in report["files"] if f["path"] == str(locked)]
+        assert plan["action"] == "skip" and plan["reason"] == "the file is read-only"
+    journal = Path(report["journal"]).read_text()
+    assert str(locked) not in journal and journal.count('"path"') == 1  # only the writable file, once
