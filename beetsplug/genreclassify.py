@@ -46,6 +46,7 @@ from genre_core.albums import consensus
 from genre_core.errors import UsageError
 from genre_core.filetags import TagWriteError, is_read_only, read_genre, tag_name, with_genres, write_genre
 from genre_core.genre_names import GenreNames, check_genre_names
+from genre_core.models.song_embedding import from_cell, to_text
 from genre_core.write_moods import mood_threshold, plan_mood
 from genre_core.write_tags import (
     MODES,
@@ -62,6 +63,9 @@ from genre_core.write_thresholds import Threshold, combine_thresholds, measured_
 
 #: The plugin's own options, for the hints its messages give (its overwrite is -f/--force).
 BEETS_FLAGS = Flags(include_other="--include-other", min_probability="--min-probability", overwrite="-f/--force")
+
+#: Flexible attributes holding each item's song embedding and the model that made it (`beet genre-similar`).
+EMBEDDING_FIELD, EMBEDDING_MODEL_FIELD = "genre_embedding", "genre_embedding_model"
 
 #: beets 2.x keeps a multi-valued `genres`; older versions a single `genre`.
 GENRE_FIELD = "genres" if "genres" in Item._fields else "genre"
@@ -105,6 +109,7 @@ class GenreClassifyPlugin(BeetsPlugin):
         )
         self._classifier: Any = None
         self._mood_cut: float | None = None
+        self._model_id: str | None = None
         if self.config["auto"].get(bool):
             self.import_stages = [self.imported]
 
@@ -170,6 +175,8 @@ class GenreClassifyPlugin(BeetsPlugin):
         """Set one item's genres from `row` (its own prediction, or its album's consensus) and its mood."""
         label, probability = str(row["genre"]), float(row["probability"])
         shown = str(item) if item.title else displayable_path(item.path)
+        if not pretend:
+            self.store_embedding(item, prediction)
         if self.config["moods"].get(bool):
             self.process_mood(item, prediction.mood, shown, force, pretend, write)
         include_other = self.config["include_other"].get(bool)
@@ -334,7 +341,48 @@ class GenreClassifyPlugin(BeetsPlugin):
         )
         command.parser.add_option("--model", default=None, help="a shipped model name or a checkpoint path")
         command.func = self.command
-        return [command]
+        similar = ui.Subcommand("genre-similar", help="items that sound most like the matched ones")
+        similar.parser.add_option("-k", type="int", default=10, help="how many per item (default 10)")
+        similar.func = self.similar_command
+        return [command, similar]
+
+    # ---- `beet genre-similar`: from the embeddings genre-classify stores --------------------------
+
+    def store_embedding(self, item: Item, prediction: Any) -> None:
+        """The song embedding as flexible attributes (database only: no file tag), for `beet genre-similar`."""
+        if prediction.embedding is None:
+            return
+        item[EMBEDDING_FIELD] = to_text(prediction.embedding)
+        item[EMBEDDING_MODEL_FIELD] = self.model_id()
+        item.store()
+
+    def model_id(self) -> str:
+        from genre_core.tagging import model_id
+
+        if self._model_id is None:
+            self._model_id = model_id(self.config["model"].get())
+        return self._model_id
+
+    def similar_command(self, lib: Any, opts: Any, args: list[str]) -> None:
+        import numpy as np
+
+        pool = [i for i in lib.items() if i.get(EMBEDDING_FIELD) and i.get(EMBEDDING_MODEL_FIELD) == self.model_id()]
+        if not pool:
+            raise ui.UserError(
+                "genreclassify: no item has an embedding from this model yet: run `beet genre-classify` first"
+            )
+        vectors = np.stack([from_cell(i[EMBEDDING_FIELD]) for i in pool])
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+        for query in lib.items(args):
+            ui.print_(str(query))
+            mine = [n for n, item in enumerate(pool) if item.id == query.id]
+            if not mine:
+                ui.print_("  no embedding from this model: run `beet genre-classify` on it first")
+                continue
+            sims = vectors @ vectors[mine[0]]
+            sims[mine[0]] = -np.inf
+            for n in np.argsort(-sims)[: max(1, opts.k)]:
+                ui.print_(f"  {sims[n]:.3f}  {pool[n]}")
 
     def command(self, lib: Any, opts: Any, args: list[str]) -> None:
         self.config.set_args(

@@ -46,6 +46,16 @@ def read_album_tags(path: str | Path) -> dict[str, str | None]:
     return found
 
 
+def read_title(path: str | Path) -> str | None:
+    """The file's title tag (mutagen's easy interface), or None."""
+    try:
+        audio = mutagen.File(path, easy=True)
+        values = audio.tags.get("title") if audio is not None and audio.tags is not None else None
+    except (mutagen.MutagenError, OSError, KeyError, ValueError):
+        values = None
+    return str(values[0]).strip() or None if values else None
+
+
 def album_key(row: dict[str, Any]) -> tuple[str, str] | None:
     """(album, album artist) of a row, or None when the file has no album tag."""
     album = cell_text(row.get("album"))

@@ -25,6 +25,7 @@ from .models.openset import OpenSetDetector, verdict
 from .models.outside import OutsideHead
 from .models.registry import missing_model, resolve_model
 from .models.serving import ModelInfo, ServedModel, open_served, read_info, sidecar_path
+from .models.song_embedding import SongEmbedding
 from .windows import DEFAULT_TIMELINE_HOP_S, WindowPlan, plan_windows, read_windows
 
 if TYPE_CHECKING:
@@ -84,6 +85,8 @@ class Prediction:
     #: For a song the verdict calls other music: the family it sounds like, `{"genre": "electronic",
     #: "probability": P(electronic | none of the ten)}` (`models.outside`); None when no family is likely.
     outside: dict[str, Any] | None = None
+    #: The unit-length song embedding (`models.song_embedding`) that `similar` compares; None without one.
+    embedding: np.ndarray | None = field(default=None, repr=False)
 
     def aggregate(self, method: str = "mean") -> np.ndarray:
         return aggregate(self.window_probs, method)
@@ -182,6 +185,9 @@ class GenreClassifier:
         # The outside head (`models.outside`), where `python -m genre_core outside` fitted one (it reads the tags).
         outside = self.info.calibration.get("outside")
         self.outside_head = OutsideHead.from_dict(outside) if outside else None
+        # The song embedding (`models.song_embedding`), where `python -m genre_core embedding` chose one.
+        embedding = self.info.calibration.get("embedding")
+        self.song_embedding = SongEmbedding.from_dict(embedding) if embedding else None
 
     @property
     def genre_cut(self) -> float | None:
@@ -325,7 +331,15 @@ class GenreClassifier:
             window_other_probs=window_other,
             mood=self.mood_head.mood(tags) if self.mood_head is not None and has_tags else None,
             outside=self.outside_head.outside(tags, is_other) if self.outside_head is not None and has_tags else None,
+            embedding=self.embed(window_probs, tags if has_tags else None),
         )
+
+    def embed(self, window_probs: np.ndarray, tags: np.ndarray | None) -> np.ndarray | None:
+        """The song's unit-length embedding from its windows' outputs; None without an embedding (or its inputs)."""
+        head = self.song_embedding
+        if head is None or not len(window_probs) or ("tags" in head.inputs and tags is None):
+            return None
+        return head(window_probs.mean(axis=0), tags.mean(axis=0) if tags is not None else None)
 
     def open_set_verdict(
         self, logits: np.ndarray, tags: np.ndarray | None, window_probs: np.ndarray | None = None

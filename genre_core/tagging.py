@@ -22,11 +22,13 @@ from typing import Any
 
 import pandas as pd
 
-from .albums import ALBUM_COLUMNS, read_album_tags
+from .albums import ALBUM_COLUMNS, read_album_tags, read_title
 from .export import MOOD_COLUMNS, OUTSIDE_COLUMNS, mood_cells
 from .interrupts import exit_status
 from .library import find_audio_files
+from .library_table import rows_without_embedding, with_map
 from .models.registry import resolve_model
+from .models.song_embedding import TABLE_DTYPE, from_cell, to_text
 
 CHUNK_ROWS = 64
 
@@ -40,6 +42,13 @@ class TagOptions:
     runtime: str = "auto"
     #: The library folder, absolute (set by `tag_library`).
     root: str | None = None
+
+
+def model_embeds(model: str | Path | None) -> bool:
+    """Whether the model stores a song embedding (`python -m genre_core embedding` chose one for it)."""
+    from .classifier import load_info
+
+    return bool(load_info(resolve_model(model)).calibration.get("embedding"))
 
 
 def model_id(path: str | Path | None) -> str:
@@ -74,6 +83,9 @@ def tag_file(classifier: Any, path: str, options: TagOptions, mid: str) -> dict[
         **dict.fromkeys(MOOD_COLUMNS),
         "mood_quadrant": None,
         **dict.fromkeys(ALBUM_COLUMNS),
+        "title": None,
+        #: The unit-length song embedding (float16) that `similar` and `playlist` compare; None without one.
+        "embedding": None,
         "strategy": options.strategy,
         "aggregate": options.aggregate,
         "model_id": mid,
@@ -83,6 +95,7 @@ def tag_file(classifier: Any, path: str, options: TagOptions, mid: str) -> dict[
         row["error"] = missing
         return row
     row.update(read_album_tags(path))  # album, album artist, artist, track: `write-tags --per album` groups by them
+    row["title"] = read_title(path)  # what `similar` and `playlist` show
     try:
         pred = classifier.predict(path, strategy=options.strategy)
     except GenreCoreError as exc:
@@ -105,6 +118,7 @@ def tag_file(classifier: Any, path: str, options: TagOptions, mid: str) -> dict[
             "outside_probability": pred.outside["probability"] if pred.outside else None,
             **dict(zip(MOOD_COLUMNS, [v if v != "" else None for v in mood_cells(pred.mood)], strict=True)),
             "mood_quadrant": pred.mood["quadrant"] if pred.mood else None,
+            "embedding": pred.embedding.astype(TABLE_DTYPE) if pred.embedding is not None else None,
         }
     )
     row.update({f"p_{g}": float(p) for g, p in zip(classifier.labels, probs, strict=True)})
@@ -172,6 +186,8 @@ def read_table(path: Path) -> pd.DataFrame:
     """A tag table, every path absolute: a table made before paths were stored absolute has relative ones,
     read against the current folder where that file exists, else against the table's own folder."""
     frame = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+    if "embedding" in frame.columns and path.suffix.lower() == ".csv":
+        frame["embedding"] = [from_cell(c) for c in frame["embedding"]]
     if "path" in frame.columns and len(frame):
         frame["path"] = [absolute_path(str(p), Path(path).parent) for p in frame["path"]]
     return frame
@@ -189,6 +205,8 @@ def write_table(frame: pd.DataFrame, path: Path) -> None:
     """Parquet, or CSV for a `.csv` name; written beside and renamed, so a reader never sees half a table."""
     tmp = path.with_name(f".{path.name}.tmp")
     if path.suffix.lower() == ".csv":
+        if "embedding" in frame.columns:
+            frame = frame.assign(embedding=[to_text(v) for v in frame["embedding"]])
         frame.to_csv(tmp, index=False)
     else:
         frame.to_parquet(tmp, index=False)
@@ -200,8 +218,10 @@ def matches_record(stat: os.stat_result, size: Any, mtime: Any) -> bool:
     return (stat.st_size, stat.st_mtime) == (int(size), float(mtime))
 
 
-def pending_files(root: Path, output: ChunkedOutput) -> tuple[list[str], int, dict[str, str]]:
+def pending_files(root: Path, output: ChunkedOutput, embeds: bool = False) -> tuple[list[str], int, dict[str, str]]:
     """Files still to tag, how many were skipped as already done, and rows that moved (old → new path).
+
+    `embeds`: the model stores a song embedding, so rows without one are classified again.
 
     A moved or renamed library folder: a file whose path inside the library, size and modification time
     match a row whose file is gone is the same file (a move keeps both), so its row follows it unclassified.
@@ -213,11 +233,12 @@ def pending_files(root: Path, output: ChunkedOutput) -> tuple[list[str], int, di
         for path, relpath in zip(frame["path"], frame["relpath"], strict=True):
             if isinstance(relpath, str) and not os.path.exists(path):
                 gone_by_relpath[relpath] = path
+    unembedded = rows_without_embedding(frame) if embeds else set()
     todo, skipped, moved = [], 0, {}
     for path in find_audio_files(root):
         key, stat = str(path), path.stat()
         old = gone_by_relpath.get(os.path.relpath(key, root))
-        if key in done and matches_record(stat, *done[key]):
+        if key in done and matches_record(stat, *done[key]) and key not in unembedded:
             skipped += 1
         elif old is not None and matches_record(stat, *done[old]):
             moved[old] = key
@@ -317,7 +338,7 @@ def tag_library(
     """
     root, out = Path(os.path.abspath(root)), Path(out)
     output = ChunkedOutput(out)
-    files, skipped, moved = pending_files(root, output)
+    files, skipped, moved = pending_files(root, output, embeds=model_embeds(options.model))
     output.repoint(moved)
     options = replace(options, root=str(root))
     workers = workers or os.cpu_count() or 1
@@ -348,6 +369,8 @@ def tag_library(
     finally:
         output.write_chunk(chunk)
         frame = output.merge()
+    if interrupted is None and (done or moved or "map_x" not in frame.columns):
+        frame = with_map(frame, out)
     seconds = time.perf_counter() - started
     return {
         "output": str(out),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -162,3 +163,23 @@ def make_file(
             audio.add_picture(picture)
     audio.save()
     return path
+
+
+@pytest.fixture(scope="session")
+def tagged_library(tmp_path_factory) -> tuple[Path, Path]:
+    """Every committed clip (13 songs), two of them with artist and title tags, tagged by the default model."""
+    root = tmp_path_factory.mktemp("similar")
+    music = root / "music"
+    music.mkdir()
+    for genre, clip in CLIPS.items():
+        if genre not in ("jazz", "rock"):  # hip_hop.ogg: the page shows file names, and says "hip-hop" itself
+            shutil.copy(clip, music / clip.name.replace("hiphop", "hip_hop"))
+    make_file(music, "flac", None, name="jazz", clip="jazz", title="Blue in Green")
+    make_file(music, "mp3-v2.4", None, name="rock", clip="rock", title="Rock Song")
+    for extra in ("electronic", "pop_or_other", "other"):
+        shutil.copy(DATA / f"{extra}.ogg", music / f"{extra}.ogg")
+    table = root / "library.parquet"
+    from genre_core.cli import main
+
+    assert main(["tag", str(music), "--out", str(table), "--workers", "1", "--quiet"]) == 0
+    return table, music

@@ -17,11 +17,19 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
         help="bf16 (OpenVINO, if installed) against fp32 on the valid and test splits: decisions changed, accuracy",
     )
     b.add_argument("--precision-only", action="store_true", help="run only the --precision-check")
+    b.add_argument(
+        "--similar",
+        action="store_true",
+        help="run only the `similar` search bench: query time and memory at 10,000, 100,000 and 1,000,000 songs",
+    )
     b.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..bench import run_bench
+
+    if args.similar:
+        return run_similar(args.out)
 
     run_bench(
         out=args.out,
@@ -31,4 +39,23 @@ def run(args: argparse.Namespace) -> int:
         precision_check=args.precision_check,
         precision_only=args.precision_only,
     )
+    return 0
+
+
+def run_similar(out: str) -> int:
+    import json
+    from pathlib import Path
+
+    from ..bench_similar import bench_similar
+    from ..classifier import load_info
+    from ..models.registry import resolve_model
+
+    head = load_info(resolve_model(None)).calibration.get("embedding")
+    width = len(head["mean"]) if head else 60
+    rows = bench_similar(width)
+    header = ("songs", "single_query_ms", "full_sort_baseline_ms", "speedup_vs_full_sort", "batch_32_queries_ms")
+    print("  ".join(f"{h:>21}" for h in (*header, "vectors_mb", "index_mb")))
+    for row in rows:
+        print("  ".join(f"{row[h]:>21}" for h in (*header, "vectors_mb", "index_mb")))
+    Path(out).write_text(json.dumps({"similar": rows}, indent=2))
     return 0

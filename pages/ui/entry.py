@@ -18,11 +18,12 @@ from streamlit.runtime.pages_manager import PagesManager
 
 
 def app_pages() -> list[st.Page]:
-    """The four pages, in navigation order (paths relative to app.py)."""
+    """The pages, in navigation order (paths relative to app.py)."""
     return [
         st.Page("pages/dashboard.py", title="Dashboard", icon=":material/headphones:", default=True),
         st.Page("pages/how_it_works.py", title="How it works", icon=":material/schema:"),
         st.Page("pages/model.py", title="Model", icon=":material/leaderboard:"),
+        st.Page("pages/library.py", title="Library", icon=":material/library_music:"),
         st.Page("pages/about.py", title="About", icon=":material/info:"),
     ]
 
