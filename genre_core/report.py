@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .report_embedding import embedding_text
+
 #: Sources with enough recordings and genres to hold out (`training.holdout`; the `extra` clips always train).
 HELD_OUT_SOURCES: tuple[str, ...] = ("gtzan", "4q", "emotify")
 #: What the held-out rule averages and ranks candidates by: track-level macro-F1 per held-out source.
@@ -395,6 +397,8 @@ def render(model_path: Path | None = None) -> str:
             parts += ["", outside_text(ckpt.calibration["outside"])]
         if "mood" in ckpt.calibration:
             parts += ["", mood_text(ckpt.calibration["mood"])]
+        if "embedding" in ckpt.calibration:
+            parts += ["", embedding_text(ckpt.calibration["embedding"])]
     if "holdout" in t:
         h = t["holdout"]
         parts += [

@@ -358,3 +358,17 @@ def test_album_mode_after_a_per_track_run_still_sets_the_album_genre(tmp_path):
     finally:
         library._close()
     assert agree(database_and_files(tmp_path))
+
+
+def test_genre_similar_lists_the_items_that_sound_most_like_the_query(beets):
+    beet, files = beets
+    assert "run `beet genre-classify` first" in beet.fails("genre-similar", "title:Symphony")
+    beet("genre-classify", "-p")  # pretend: stores nothing, embeddings included
+    assert "run `beet genre-classify` first" in beet.fails("genre-similar", "title:Symphony")
+    beet("genre-classify")
+    lines = beet("genre-similar", "title:Symphony", "-k", "2").splitlines()
+    assert lines[0].endswith("Symphony") and len(lines) == 3
+    similar = [line.strip() for line in lines[1:]]
+    assert all(float(line.split()[0]) <= 1.0 for line in similar)
+    assert not any(line.endswith("Symphony") for line in similar)  # never the query itself
+    assert {line.rsplit(" - ", 1)[-1] for line in similar} == {"Blue Note", "Tagged Before"}

@@ -89,9 +89,10 @@ PAGES = {
     "": "Music genre classifier",
     "how_it_works": "How it works",
     "model": "The models",
+    "library": "Library",
     "about": "About",
 }
-NAVIGATION = ["Dashboard", "How it works", "Model", "About"]
+NAVIGATION = ["Dashboard", "How it works", "Model", "Library", "About"]
 
 
 @pytest.mark.browser

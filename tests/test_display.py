@@ -21,7 +21,7 @@ from test_browser import CHROMIUM, FLAGS, ROOT, start_server
 from conftest import CLIPS, DATA
 
 OUTPUT = ROOT / "tests" / "output"
-PAGES = ("", "how_it_works", "model", "about")
+PAGES = ("", "how_it_works", "model", "library", "about")
 
 #: Each broken rule on the page, as one line (an empty list is a clean page).
 CHECKS = """() => {
@@ -159,8 +159,10 @@ def full_page_screenshot(page, path: Path) -> list[dict]:
 
 @pytest.mark.browser
 @pytest.mark.parametrize("theme", ["dark", "light"])
-def test_every_page_reads_cleanly_at_1280_in_both_themes(tmp_path, theme):
+def test_every_page_reads_cleanly_at_1280_in_both_themes(tmp_path, theme, tagged_library, monkeypatch):
     from playwright.sync_api import expect, sync_playwright
+
+    monkeypatch.setenv("GENRE_CORE_LIBRARY", str(tagged_library[0]))  # the Library page opens a real table
 
     OUTPUT.mkdir(exist_ok=True)
     found: dict[str, list[str]] = {}
@@ -172,6 +174,8 @@ def test_every_page_reads_cleanly_at_1280_in_both_themes(tmp_path, theme):
                 page = browser.new_page(viewport={"width": 1280, "height": 900})
                 page.goto(f"{url}/{path}")
                 expect(page.locator("h1").first).to_be_visible(timeout=90_000)
+                if path == "library":
+                    expect(page.get_by_text(re.compile(r"^Most like "))).to_be_visible(timeout=90_000)
                 if path == "":
                     song = medley(tmp_path / "song.wav")  # a neutral name: the uploader shows it
                     page.locator("input[type=file]").set_input_files(str(song))
