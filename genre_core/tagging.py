@@ -40,6 +40,8 @@ class TagOptions:
     aggregate: str = "mean"
     device: str = "cpu"
     runtime: str = "auto"
+    #: Threads of each worker's model (ONNX Runtime or torch); workers × threads should not exceed the cores.
+    threads: int = 1
     #: The library folder, absolute (set by `tag_library`).
     root: str | None = None
 
@@ -261,8 +263,9 @@ def _init_worker(options: TagOptions, mid: str, ignore_interrupt: bool = False) 
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
     from .classifier import GenreClassifier
 
-    # One core per worker process.
-    classifier = GenreClassifier.load(options.model, device=options.device, runtime=options.runtime, threads=1)
+    classifier = GenreClassifier.load(
+        options.model, device=options.device, runtime=options.runtime, threads=options.threads
+    )
     _worker.update(classifier=classifier, options=options, mid=mid)
 
 

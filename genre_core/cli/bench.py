@@ -22,6 +22,26 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
         action="store_true",
         help="run only the `similar` search bench: query time and memory at 10,000, 100,000 and 1,000,000 songs",
     )
+    b.add_argument(
+        "--batch-curve",
+        action="store_true",
+        help="run only the curve of warm time against peak RSS per windows-per-pass setting of ONNX Runtime",
+    )
+    b.add_argument(
+        "--decode", action="store_true", help="run only the MP3 decoding bench: libsndfile (mpg123) against PyAV"
+    )
+    b.add_argument(
+        "--tag-full",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run only `tag` on N full-length songs (3-5 min) per workers x threads setting",
+    )
+    b.add_argument(
+        "--int8",
+        action="store_true",
+        help="run only the int8 variants of the default export against fp32 on valid and test (needs ../shared)",
+    )
     b.set_defaults(run=run)
 
 
@@ -30,6 +50,22 @@ def run(args: argparse.Namespace) -> int:
 
     if args.similar:
         return run_similar(args.out)
+    if args.batch_curve:
+        return run_batch_curve(args.out, args.runs)
+    if args.decode:
+        return run_decode(args.out, args.runs)
+    if args.tag_full:
+        return run_tag_full(args.out, args.tag_full)
+    if args.int8:
+        import json
+        from pathlib import Path
+
+        from ..bench_int8 import int8_check
+
+        report = int8_check()
+        print(json.dumps(report, indent=2))
+        Path(args.out).write_text(json.dumps({"int8": report}, indent=2))
+        return 0
 
     run_bench(
         out=args.out,
@@ -59,4 +95,56 @@ def run_similar(out: str) -> int:
     for row in rows:
         print("  ".join(f"{row[h]:>21}" for h in columns))
     Path(out).write_text(json.dumps({"similar": rows}, indent=2))
+    return 0
+
+
+def run_batch_curve(out: str, runs: int) -> int:
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from ..bench import make_inputs
+    from ..bench_batch import batch_curve
+
+    with tempfile.TemporaryDirectory() as folder:
+        inputs = make_inputs(Path(folder))
+        rows = batch_curve(inputs["30s_44k_stereo.mp3"], inputs["4min_44k_stereo.mp3"], runs)
+    columns = ("model", "windows", "arena", "peak_rss_mb", "short_ms", "long_ms", "timeline_ms", "timeline_peak_rss_mb")
+    print("  ".join(f"{c:>12}" for c in (*columns, "short_vs_today", "long_vs_today", "timeline_vs_today")))
+    for row in rows:
+        cells = [row[c] if not isinstance(row[c], float) else round(row[c], 1) for c in columns]
+        cells += [row["short_vs_today"], row["long_vs_today"], row["timeline_vs_today"]]
+        print("  ".join(f"{c!s:>12}" for c in cells))
+    Path(out).write_text(json.dumps({"batch_curve": rows}, indent=2))
+    return 0
+
+
+def run_decode(out: str, runs: int) -> int:
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from ..bench import make_inputs
+    from ..bench_decode import bench_decode
+
+    with tempfile.TemporaryDirectory() as folder:
+        inputs = make_inputs(Path(folder))
+        rows = bench_decode({k: v for k, v in inputs.items() if k.endswith(".mp3")}, runs)
+    for row in rows:
+        print(json.dumps(row))
+    Path(out).write_text(json.dumps({"decode": rows}, indent=2))
+    return 0
+
+
+def run_tag_full(out: str, count: int) -> int:
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from ..bench_tagging import bench_full_tagging
+
+    with tempfile.TemporaryDirectory() as folder:
+        result = bench_full_tagging(Path(folder), count)
+    print(json.dumps(result, indent=2))
+    Path(out).write_text(json.dumps({"tag_full": result}, indent=2))
     return 0

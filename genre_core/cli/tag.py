@@ -18,6 +18,9 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
     g.add_argument("--out", required=True, help="results.parquet, or a .csv name for CSV")
     g.add_argument("--engine", choices=("local", "ray"), default="local")
     g.add_argument("--workers", type=int, default=None, help="processes or Ray actors (default: CPU count)")
+    g.add_argument(
+        "--threads-per-worker", type=int, default=1, help="threads of each worker's model (default 1: one per core)"
+    )
     g.add_argument("--address", default=None, help="an existing Ray cluster, e.g. ray://head:10001")
     g.add_argument("--gpus-per-worker", type=float, default=0.0, help="Ray only: GPUs per actor")
     g.add_argument("--windows", choices=STRATEGIES, default="spread")
@@ -39,8 +42,15 @@ def run(args: argparse.Namespace) -> int:
 
     if not Path(args.library).is_dir():
         raise UsageError(f"'{args.library}' is not a folder")
+    if args.threads_per_worker < 1:
+        raise UsageError("--threads-per-worker must be at least 1")
     options = TagOptions(
-        model=args.model, strategy=args.windows, aggregate=args.aggregate, device=args.device, runtime=args.runtime
+        model=args.model,
+        strategy=args.windows,
+        aggregate=args.aggregate,
+        device=args.device,
+        runtime=args.runtime,
+        threads=args.threads_per_worker,
     )
     summary = tag_library(
         args.library,

@@ -131,10 +131,15 @@ class OnnxModel:
     device = "cpu"
     device_label = "CPU"
 
-    def __init__(self, path: Path, threads: int | None = None) -> None:
+    def __init__(
+        self, path: Path, threads: int | None = None, batch_windows: int | None = None, arena: bool = True
+    ) -> None:
         import onnxruntime as ort
 
+        if batch_windows is not None:
+            self.batch_windows = batch_windows
         options = ort.SessionOptions()
+        options.enable_cpu_mem_arena = arena
         options.intra_op_num_threads = threads or default_threads()
         options.inter_op_num_threads = 1
         options.log_severity_level = 3

@@ -1,0 +1,62 @@
+"""`bench --batch-curve`: warm time against peak memory for each number of windows per ONNX Runtime pass.
+
+Each setting runs in a fresh process (peak RSS is a process's high-water mark): load the model through
+ONNX Runtime with that many windows per pass, with the CPU memory arena on or off, predict a 4-min MP3
+once (the peak RSS), then time warm predictions of a 30-s and a 4-min MP3 (median of `runs`) and one
+timeline of the 4-min song (80 windows). The setting used today is measured in the same run: the ratios
+are against it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+WINDOWS = (1, 2, 4, 5, 10, 20)
+MODELS = ("musicnn_crnn", "crnn")
+
+CHILD = """
+import json, resource, statistics, sys, time
+from genre_core import GenreClassifier
+from genre_core.models.serving import OnnxModel
+model, windows, arena = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+short, long_, runs = sys.argv[4], sys.argv[5], int(sys.argv[6])
+clf = GenreClassifier.load(model, device="cpu", runtime="onnx")
+clf.network = OnnxModel(clf.network.path, None, windows, arena)
+clf.predict(long_)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def timed(fn):
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter(); fn(); times.append(time.perf_counter() - t)
+    return 1000 * statistics.median(times)
+out = {"peak_rss_mb": round(peak, 1), "short_ms": timed(lambda: clf.predict(short)),
+       "long_ms": timed(lambda: clf.predict(long_)),
+       "timeline_ms": timed(lambda: clf.predict(long_, strategy="timeline"))}
+out["timeline_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+print(json.dumps(out))
+"""
+
+
+def measure(model: str, windows: int, arena: bool, short: Path, long_: Path, runs: int) -> dict[str, Any]:
+    args = [model, str(windows), "1" if arena else "0", str(short), str(long_), str(runs)]
+    done = subprocess.run([sys.executable, "-c", CHILD, *args], capture_output=True, text=True, check=True)
+    return {"model": model, "windows": windows, "arena": arena, **json.loads(done.stdout.strip().splitlines()[-1])}
+
+
+def batch_curve(short: Path, long_: Path, runs: int = 5) -> list[dict[str, Any]]:
+    from .models.serving import ONNX_BATCH_WINDOWS
+
+    rows = []
+    for model in MODELS:
+        today = measure(model, ONNX_BATCH_WINDOWS, True, short, long_, runs)
+        for windows in WINDOWS:
+            for arena in (True, False):
+                row = measure(model, windows, arena, short, long_, runs)
+                for key in ("short_ms", "long_ms", "timeline_ms"):
+                    row[f"{key[:-3]}_vs_today"] = round(today[key] / row[key], 2)
+                rows.append(row)
+    return rows
