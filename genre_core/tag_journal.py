@@ -78,6 +78,18 @@ class Journal:
         )
         return entry
 
+    def write(
+        self, path: str, before: GenreState, after: GenreState, label: str | None, probability: float | None
+    ) -> str:
+        """Journal the change, then make it (`write_genre`'s "replaced" or "in place"); a failed write is marked,
+        so undo never replays it, and its TagWriteError raised."""
+        entry = self.record(path, before, after, label, probability)
+        try:
+            return write_genre(path, after)
+        except TagWriteError:
+            self.mark(entry, "failed")
+            raise
+
     def mark(self, entry: str, state: str) -> None:
         """`state`: undone (restored, or found as it was) or failed (the write did not happen)."""
         self._append({"mark": entry, "state": state, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")})

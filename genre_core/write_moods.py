@@ -17,7 +17,7 @@ from typing import Any
 from .classifier import load_info
 from .errors import UsageError
 from .export import cell_number
-from .filetags import GenreState, TagWriteError, is_read_only, read_mood, with_mood, write_genre
+from .filetags import GenreState, TagWriteError, is_read_only, read_mood, with_mood
 from .models.registry import resolve_model
 from .models.serving import sidecar_path
 from .table_sync import TableSync
@@ -126,12 +126,7 @@ def write_mood(path: str, plan: MoodPlan, journal: Journal, sync: TableSync) -> 
         if not read_mood(path).same_values(plan.before):
             plan.action, plan.reason = "skip", "its mood changed since the plan was made"
             return
-        entry = journal.record(path, plan.before, plan.after, plan.label, plan.probability)
-        try:
-            plan.in_place = write_genre(path, plan.after) == "in place"
-        except TagWriteError:
-            journal.mark(entry, "failed")
-            raise
+        plan.in_place = journal.write(path, plan.before, plan.after, plan.label, plan.probability) == "in place"
     except TagWriteError as exc:
         plan.action, plan.reason = "failed", str(exc)
         return

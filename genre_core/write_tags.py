@@ -19,7 +19,7 @@ import pandas as pd
 
 from .errors import UsageError
 from .export import cell_number, cell_text
-from .filetags import GenreState, TagWriteError, is_read_only, read_genre, tag_name, with_genres, write_genre
+from .filetags import GenreState, TagWriteError, is_read_only, read_genre, tag_name, with_genres
 from .genre_names import GenreNames, spelled
 from .table_sync import TableSync
 from .tag_journal import Journal
@@ -398,12 +398,8 @@ def write_one(item: PlannedFile, journal: Journal, sync: TableSync) -> None:
         if not now.same_values(item.before):
             item.action, item.reason = "skip", "its genre changed since the plan was made"
             return
-        entry = journal.record(item.path, item.before, item.after, item.genre, item.probability)
-        try:
-            item.in_place = write_genre(item.path, item.after) == "in place"
-        except TagWriteError:
-            journal.mark(entry, "failed")
-            raise
+        written = journal.write(item.path, item.before, item.after, item.genre, item.probability)
+        item.in_place = written == "in place"
     except TagWriteError as exc:
         item.action, item.reason = "failed", str(exc)
         return

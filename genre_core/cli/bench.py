@@ -100,15 +100,11 @@ def run_similar(out: str) -> int:
 
 def run_batch_curve(out: str, runs: int) -> int:
     import json
-    import tempfile
     from pathlib import Path
 
-    from ..bench import make_inputs
     from ..bench_batch import batch_curve
 
-    with tempfile.TemporaryDirectory() as folder:
-        inputs = make_inputs(Path(folder))
-        rows = batch_curve(inputs["30s_44k_stereo.mp3"], inputs["4min_44k_stereo.mp3"], runs)
+    rows = with_inputs(lambda inputs: batch_curve(inputs["30s_44k_stereo.mp3"], inputs["4min_44k_stereo.mp3"], runs))
     columns = ("model", "windows", "arena", "peak_rss_mb", "short_ms", "long_ms", "timeline_ms", "timeline_peak_rss_mb")
     print("  ".join(f"{c:>12}" for c in (*columns, "short_vs_today", "long_vs_today", "timeline_vs_today")))
     for row in rows:
@@ -121,15 +117,11 @@ def run_batch_curve(out: str, runs: int) -> int:
 
 def run_decode(out: str, runs: int) -> int:
     import json
-    import tempfile
     from pathlib import Path
 
-    from ..bench import make_inputs
     from ..bench_decode import bench_decode
 
-    with tempfile.TemporaryDirectory() as folder:
-        inputs = make_inputs(Path(folder))
-        rows = bench_decode({k: v for k, v in inputs.items() if k.endswith(".mp3")}, runs)
+    rows = with_inputs(lambda inputs: bench_decode({k: v for k, v in inputs.items() if k.endswith(".mp3")}, runs))
     for row in rows:
         print(json.dumps(row))
     Path(out).write_text(json.dumps({"decode": rows}, indent=2))
@@ -148,3 +140,14 @@ def run_tag_full(out: str, count: int) -> int:
     print(json.dumps(result, indent=2))
     Path(out).write_text(json.dumps({"tag_full": result}, indent=2))
     return 0
+
+
+def with_inputs(measure):  # noqa: ANN001, ANN201 (a callable over the bench's input files, and its result)
+    """`measure` over the bench's 30-s and 4-min files, made in a folder removed afterwards."""
+    import tempfile
+    from pathlib import Path
+
+    from ..bench import make_inputs
+
+    with tempfile.TemporaryDirectory() as folder:
+        return measure(make_inputs(Path(folder)))
