@@ -159,3 +159,18 @@ def test_a_resumed_run_counts_skipped_files_apart_and_says_so(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "0 classified, 2 skipped (already in the table), 1 failed" in err
     assert "1/1" in err and "3/3" not in err  # the bar counts the one file left, not the skipped ones
+
+
+def test_threads_per_worker_reach_each_workers_model_and_zero_is_a_usage_error(library, tmp_path, capsys):
+    """Two threads in one worker give the same table as one; `--threads-per-worker 0` is refused before work."""
+    out1, out2 = tmp_path / "one.parquet", tmp_path / "two.parquet"
+    common = ["tag", str(library), "--workers", "1", "--quiet", "--model", "crnn"]
+    assert main([*common, "--out", str(out1)]) == 0
+    assert main([*common, "--out", str(out2), "--threads-per-worker", "2"]) == 0
+    one, two = pd.read_parquet(out1), pd.read_parquet(out2)
+    assert list(one["genre"]) == list(two["genre"])
+    np.testing.assert_allclose(one["probability"], two["probability"], atol=1e-5)
+    capsys.readouterr()
+    assert main([*common, "--out", str(tmp_path / "x.parquet"), "--threads-per-worker", "0"]) == 2
+    assert "--threads-per-worker must be at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "x.parquet").exists()

@@ -152,7 +152,7 @@ def _open_current(
     if checkpoint.path is None:
         return None, "the model was not loaded from a file, so it has no export"
     path = onnx_path(checkpoint.path)
-    model, problem = open_session(path, threads or torch.get_num_threads())
+    model, problem = open_session(path, threads or torch.get_num_threads(), checkpoint.config.model.family)
     if model is None:
         return None, f"{problem}; export it: python -m genre_core export {checkpoint.path}"
     if model.fingerprint != (stamp or fingerprint(checkpoint.model, checkpoint.config.to_dict())):

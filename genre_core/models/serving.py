@@ -26,6 +26,8 @@ from ..config import GenreConfig
 #: CRNN's front end holds ~9 MB of activations per window before pooling: two per pass keep a one-song
 #: predict at ~160 MB peak RSS against ~365 MB at 16, at the same speed (tests/bench_serve.py).
 ONNX_BATCH_WINDOWS = 2
+#: Windows per pass by model family, where measurement chose another than the default (`bench --batch-curve`).
+ONNX_BATCH_WINDOWS_BY_FAMILY: dict[str, int] = {}
 SIDECAR_VERSION = 1
 FINGERPRINT_KEY = "genre_core_fingerprint"
 EXPORT_HINT = "python -m genre_core export {path} (with the full install: pip install -r requirements.txt)"
@@ -156,12 +158,15 @@ class OnnxModel:
         return outputs[0], (outputs[1] if self.with_tags else None)
 
 
-def open_session(path: Path, threads: int | None) -> tuple[OnnxModel | None, str]:
-    """A session over `path`, or why there is none (missing file, no onnxruntime, unreadable)."""
+def open_session(path: Path, threads: int | None, family: str | None = None) -> tuple[OnnxModel | None, str]:
+    """A session over `path`, or why there is none (missing file, no onnxruntime, unreadable).
+
+    `family`: the model's family, for its measured windows per pass (`ONNX_BATCH_WINDOWS_BY_FAMILY`).
+    """
     if not path.is_file():
         return None, f"no export {path.name} beside the checkpoint"
     try:
-        return OnnxModel(path, threads), ""
+        return OnnxModel(path, threads, ONNX_BATCH_WINDOWS_BY_FAMILY.get(family or "", ONNX_BATCH_WINDOWS)), ""
     except ImportError:
         return None, "onnxruntime is not installed (pip install -r requirements-serve.txt)"
     except Exception as exc:  # onnxruntime's own errors: a damaged or foreign file
@@ -204,7 +209,7 @@ def open_served(checkpoint_path: Path, threads: int | None = None) -> tuple[Serv
     if info is None:
         return None, problem
     hint = EXPORT_HINT.format(path=checkpoint_path)
-    network, problem = open_session(onnx_path(checkpoint_path), threads)
+    network, problem = open_session(onnx_path(checkpoint_path), threads, info.config.model.family)
     if network is None:
         return None, f"{problem}; {hint}"
     if network.fingerprint != export_fingerprint:
