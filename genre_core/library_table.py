@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
@@ -24,13 +22,12 @@ def rows_without_embedding(frame: pd.DataFrame) -> set[str]:
     }
 
 
-def with_map(frame: pd.DataFrame, out: Path) -> pd.DataFrame:
+def with_map(frame: pd.DataFrame) -> pd.DataFrame:
     """The Library page's map (`library_map`) stored in the table: `map_x`, `map_y` of every embedded song.
 
     Computed once per run over the whole table (a t-SNE map is not incremental), so the page opens at once.
     """
     from .library_map import library_map
-    from .tagging import write_table
 
     if "embedding" not in frame.columns:
         return frame
@@ -42,5 +39,4 @@ def with_map(frame: pd.DataFrame, out: Path) -> pd.DataFrame:
     frame = frame.assign(map_x=np.nan, map_y=np.nan, map_method=method)
     frame.loc[frame.index[rows], "map_x"] = coordinates[:, 0]
     frame.loc[frame.index[rows], "map_y"] = coordinates[:, 1]
-    write_table(frame, out)
     return frame

@@ -373,7 +373,10 @@ def tag_library(
         output.write_chunk(chunk)
         frame = output.merge()
     if interrupted is None and (done or moved or "map_x" not in frame.columns):
-        frame = with_map(frame, out)
+        mapped = with_map(frame)
+        if mapped is not frame:
+            frame = mapped
+            write_table(frame, out)
     seconds = time.perf_counter() - started
     return {
         "output": str(out),

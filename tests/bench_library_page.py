@@ -52,7 +52,7 @@ def big_table(folder: Path, songs: int) -> Path:
     big["path"] = [f"{p}#{i}" for i, p in enumerate(big["path"])]
     write_table(big.drop(columns=[c for c in ("map_x", "map_y", "map_method") if c in big]), table)
     start = time.perf_counter()
-    with_map(read_table(table), table)
+    write_table(with_map(read_table(table)), table)
     print(f"map for {songs} songs (as `tag` makes it): {time.perf_counter() - start:.1f} s")
     return table
 
