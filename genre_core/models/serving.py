@@ -26,8 +26,11 @@ from ..config import GenreConfig
 #: CRNN's front end holds ~9 MB of activations per window before pooling: two per pass keep a one-song
 #: predict at ~160 MB peak RSS against ~365 MB at 16, at the same speed (tests/bench_serve.py).
 ONNX_BATCH_WINDOWS = 2
-#: Windows per pass by model family, where measurement chose another than the default (`bench --batch-curve`).
-ONNX_BATCH_WINDOWS_BY_FAMILY: dict[str, int] = {}
+#: Windows per pass by model family, where measurement chose another than the default (`bench --batch-curve`:
+#: the fastest setting whose one-song predict peaks at <= 300 MB). The transfer CRNN at 5: 249 ms against 282 ms
+#: per warm 4-min MP3 (269 against 287 on a 30-s one), peak 266 MB against 157 MB (medians of 3 paired fresh
+#: processes x 7 runs); 10 per pass peaks at 362 MB. The fast CRNN keeps 2: 1 to 20 were equal within the noise.
+ONNX_BATCH_WINDOWS_BY_FAMILY: dict[str, int] = {"musicnn_crnn": 5}
 SIDECAR_VERSION = 1
 FINGERPRINT_KEY = "genre_core_fingerprint"
 EXPORT_HINT = "python -m genre_core export {path} (with the full install: pip install -r requirements.txt)"
