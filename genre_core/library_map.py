@@ -2,7 +2,7 @@
 
 t-SNE (scikit-learn, Barnes-Hut): on the dataset's train + valid songs a song's nearest neighbour on the map
 shares its genre about as often as in the embedding itself, where PCA's two axes lose most of that
-(`python -m genre_core embedding` measures both; the figures are in the README). t-SNE is not instant, so
+(`python -m genre_core embedding` measures both; the figures are in docs/model.md). t-SNE is not instant, so
 `tag` computes the map once per run and stores it in the table (`map_x`, `map_y`); a new song is placed
 at the mean place of its nearest songs. Where scikit-learn is missing (the serve install), PCA stands in,
 and says so.

@@ -1,4 +1,4 @@
-"""Markdown tables from a checkpoint's recorded metrics, for the README and model card.
+"""Markdown tables from a checkpoint's recorded metrics, for docs/model.md and the model card.
 
 Generated, not typed: every figure in those documents comes from the same
 evaluation that the CI regression test re-runs.

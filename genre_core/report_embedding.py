@@ -1,4 +1,4 @@
-"""The song embedding's figures for the README and the model card (`report --write`)."""
+"""The song embedding's figures for docs/model.md and the model card (`report --write`)."""
 
 from __future__ import annotations
 

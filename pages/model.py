@@ -56,7 +56,7 @@ def comparison(test: dict, labels: list[str]) -> None:
             }
         )
     # Short model names and narrow number columns: every column fits at 1280 px (the full names are in the plot's
-    # hover and the README).
+    # hover and docs/model.md).
     table = (
         pd.DataFrame(rows)
         .drop(columns="model")

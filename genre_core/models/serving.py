@@ -24,7 +24,8 @@ from ..config import GenreConfig
 
 #: Windows per ONNX Runtime pass. Its arena keeps a pass's peak buffers for the next, and the transfer
 #: CRNN's front end holds ~9 MB of activations per window before pooling: two per pass keep a one-song
-#: predict at ~160 MB peak RSS against ~365 MB at 16, at the same speed (tests/bench_serve.py).
+#: predict at ~160 MB peak RSS against ~365 MB at 16 (tests/bench_serve.py). The default of a family
+#: that `ONNX_BATCH_WINDOWS_BY_FAMILY` does not name.
 ONNX_BATCH_WINDOWS = 2
 #: Windows per pass by model family, where measurement chose another than the default (`bench --batch-curve`:
 #: the fastest setting whose one-song predict peaks at <= 300 MB). The transfer CRNN at 5: 249 ms against 282 ms

@@ -321,7 +321,7 @@ def fold_figures(study: Study, named: np.ndarray, probability: np.ndarray, cut: 
 
 def redecided_ten(study: Study, labels: tuple[str, ...], c: float = 0.1) -> dict[str, dict[str, float]]:
     """The ten re-decided by a logistic regression on genre log-probabilities + tag log-odds, fitted on train's
-    songs of the ten, against the shipped head on valid, per source (a check, not a choice: see the README)."""
+    songs of the ten, against the shipped head on valid, per source (a check, not a choice: see docs/model.md)."""
     data = study.data
     x = data.inputs(("genres", "tags"))
     y = data.column("genre")
