@@ -42,13 +42,13 @@ from beets.library import Item
 from beets.plugins import BeetsPlugin
 from beets.util import displayable_path, syspath
 
-from genre_core.albums import consensus
 from genre_core.errors import UsageError
-from genre_core.filetags import TagWriteError, is_read_only, read_genre, tag_name, with_genres, write_genre
-from genre_core.genre_names import GenreNames, check_genre_names
 from genre_core.models.song_embedding import from_cell, to_text
-from genre_core.write_moods import mood_threshold, plan_mood
-from genre_core.write_tags import (
+from genre_core.tags.albums import consensus
+from genre_core.tags.filetags import TagWriteError, is_read_only, read_genre, tag_name, with_genres, write_genre
+from genre_core.tags.genre_names import GenreNames, check_genre_names
+from genre_core.tags.write_moods import mood_threshold, plan_mood
+from genre_core.tags.write_tags import (
     MODES,
     Flags,
     decide,
@@ -59,7 +59,7 @@ from genre_core.write_tags import (
     outside_to_write,
     unlocking_flags,
 )
-from genre_core.write_thresholds import Threshold, combine_thresholds, measured_threshold, require_secondary
+from genre_core.tags.write_thresholds import Threshold, combine_thresholds, measured_threshold, require_secondary
 
 #: The plugin's own options, for the hints its messages give (its overwrite is -f/--force).
 BEETS_FLAGS = Flags(include_other="--include-other", min_probability="--min-probability", overwrite="-f/--force")
@@ -357,7 +357,7 @@ class GenreClassifyPlugin(BeetsPlugin):
         item.store()
 
     def model_id(self) -> str:
-        from genre_core.tagging import model_id
+        from genre_core.table_io import model_id
 
         if self._model_id is None:
             self._model_id = model_id(self.config["model"].get())

@@ -39,7 +39,7 @@ class LibraryIndex:
 
     @classmethod
     def open(cls, table: str | Path) -> LibraryIndex:
-        from .tagging import read_table
+        from .table_io import read_table
 
         table = Path(table)
         if not table.is_file():

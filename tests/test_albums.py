@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 
 from conftest import make_file
-from genre_core.albums import album_key, consensus, read_album_tags
 from genre_core.cli import main
 from genre_core.config import GENRES
 from genre_core.errors import UsageError
-from genre_core.filetags import read_genre
-from genre_core.genre_names import load_genre_names
+from genre_core.tags.albums import album_key, consensus, read_album_tags
+from genre_core.tags.filetags import read_genre
+from genre_core.tags.genre_names import load_genre_names
 
 
 def tagged(folder: Path, fmt: str, clip: str, name: str, album: str | None, artist: str, albumartist: str | None):

@@ -19,9 +19,9 @@ from beets.library import Library
 from mediafile import MediaFile
 
 from conftest import make_file
-from genre_core.filetags import read_genre, tag_name
-from genre_core.write_tags import decide, held_back_as_other
-from genre_core.write_thresholds import measured_threshold
+from genre_core.tags.filetags import read_genre, tag_name
+from genre_core.tags.write_tags import decide, held_back_as_other
+from genre_core.tags.write_thresholds import measured_threshold
 
 REPO = Path(__file__).resolve().parents[1]
 #: title → (format, clip, genre already set)
@@ -235,7 +235,7 @@ def test_the_outside_family_takes_the_owners_name_and_the_outside_option_turns_i
 
 
 def test_moods_set_an_attribute_and_the_files_mood_field_through_beets(tmp_path):
-    from genre_core.filetags import read_mood
+    from genre_core.tags.filetags import read_mood
 
     beet, path = imported(tmp_path, lambda music: make_file(music, "flac", None, "Calm", "classical", "Calm"))
     out = beet("genre-classify", "--moods", "--mood-min-probability", "0", "-p")
@@ -287,7 +287,7 @@ def test_a_wrong_names_mapping_is_a_clear_beets_error(tmp_path):
 
 def database_and_files(root: Path) -> dict[str, tuple]:
     """title → (database genres, file genres, database mood, file mood), the files read back with mutagen."""
-    from genre_core.filetags import read_mood
+    from genre_core.tags.filetags import read_mood
 
     library = Library(str(root / "library.db"))
     try:
@@ -313,7 +313,7 @@ def agree(state: dict[str, tuple]) -> bool:
 
 def test_beets_database_equals_the_files_after_every_command(tmp_path):
     """A read-only file changes neither itself nor the database; moods already in files are read into beets."""
-    from genre_core.filetags import read_mood, with_mood, write_genre
+    from genre_core.tags.filetags import read_mood, with_mood, write_genre
 
     def write(music: Path) -> dict[str, Path]:
         files = {

@@ -2,11 +2,11 @@
 
 A short AST walk over `genre_core/`, `pages/`, `app.py` and `beetsplug/`. Every import counts, also
 those inside functions and under `TYPE_CHECKING`: a deferred import is still a dependency.
-The layers, lowest first (the README's "How it works" shows the same tree):
+The layers, lowest first (docs/architecture.md shows the same tree):
 
     signal    config errors audio windows features aggregate preview library reference
     models    genre_core/models/  (networks, registry, checkpoint format, ONNX export and runtime)
-    services  classifier explain export tagging write_tags ... report bench (and the package's public API)
+    services  classifier explain export tagging similarity ... report bench, and tags/ (writing into files)
     training  genre_core/training/
     front     genre_core/cli/, genre_core/__main__, pages/, app.py, beetsplug/
 """

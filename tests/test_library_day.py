@@ -21,8 +21,8 @@ import pytest
 
 from conftest import make_file
 from genre_core.cli import main
-from genre_core.filetags import read_genre, read_mood
 from genre_core.tagging import read_table, write_table
+from genre_core.tags.filetags import read_genre, read_mood
 
 REPO = Path(__file__).resolve().parents[1]
 

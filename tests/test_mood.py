@@ -20,9 +20,9 @@ from conftest import CLIPS, TAGGED_FORMATS, make_file
 from genre_core import GenreClassifier
 from genre_core.cli import main
 from genre_core.config import GENRES, MOOD_LABELS, MOODS
-from genre_core.filetags import read_genre, read_mood
 from genre_core.models.mood import MoodHead, mood_record
 from genre_core.models.registry import SHIPPED_MODELS
+from genre_core.tags.filetags import read_genre, read_mood
 
 #: Where each format keeps its mood, as mutagen shows the raw tags.
 RAW_KEY = {
@@ -232,7 +232,7 @@ def test_a_mood_write_changes_nothing_else_and_a_hard_link_sees_it(tmp_path: Pat
 def test_no_measured_mood_rule_is_refused_unless_a_threshold_is_given(tmp_path: Path) -> None:
     from genre_core.errors import UsageError
     from genre_core.models.checkpoint import load_checkpoint, save_checkpoint
-    from genre_core.write_moods import mood_threshold
+    from genre_core.tags.write_moods import mood_threshold
 
     model = tmp_path / "model.pt"
     ckpt = load_checkpoint("musicnn_crnn")

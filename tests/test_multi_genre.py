@@ -21,11 +21,11 @@ from test_write_tags import decoded, other_tags
 from conftest import TAGGED_FORMATS, make_file
 from genre_core.cli import main
 from genre_core.config import GENRES
-from genre_core.filetags import read_genre, with_genres, write_genre
-from genre_core.tag_journal import Journal, undo
+from genre_core.tags.filetags import read_genre, with_genres, write_genre
+from genre_core.tags.tag_journal import Journal, undo
+from genre_core.tags.write_tags import apply_plan, decide, genres_to_write, plan_table, proposed_genres
+from genre_core.tags.write_thresholds import Threshold
 from genre_core.training.calibrate import secondary_candidates, secondary_threshold
-from genre_core.write_tags import apply_plan, decide, genres_to_write, plan_table, proposed_genres
-from genre_core.write_thresholds import Threshold
 
 EXISTING = ["Bebop", "Jazz"]
 #: The model's view of every file here: jazz first, blues a confident second, rock a weak third.
@@ -200,7 +200,7 @@ def test_the_secondary_threshold_is_chosen_on_valid_from_the_second_genres_of_wr
 def test_a_given_first_genre_threshold_keeps_the_models_measured_secondary_one(tmp_path):
     from genre_core.models.checkpoint import load_checkpoint, save_checkpoint
     from genre_core.tagging import model_id
-    from genre_core.write_thresholds import thresholds_for
+    from genre_core.tags.write_thresholds import thresholds_for
 
     shipped = load_checkpoint("crnn")
     calibration = {

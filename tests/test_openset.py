@@ -18,12 +18,12 @@ import pytest
 from conftest import CLIPS, DATA, make_file
 from genre_core import GenreClassifier
 from genre_core.cli import main
-from genre_core.filetags import read_genre
 from genre_core.models.openset import OpenSetDetector, transform
 from genre_core.models.registry import DEFAULT_MODEL, SHIPPED_MODELS
+from genre_core.tags.filetags import read_genre
+from genre_core.tags.write_tags import held_back_as_other, plan_table, verdict_of
+from genre_core.tags.write_thresholds import Threshold, measured_threshold
 from genre_core.training.openset import choose_threshold, choose_write_rule, fit_detector, write_figures
-from genre_core.write_tags import held_back_as_other, plan_table, verdict_of
-from genre_core.write_thresholds import Threshold, measured_threshold
 
 OTHER = DATA / "other.ogg"
 

@@ -19,10 +19,10 @@ import pytest
 from conftest import CLIPS, DATA
 from genre_core.classifier import GenreClassifier
 from genre_core.cli import main
-from genre_core.filetags import read_genre
 from genre_core.models.openset import verdict
 from genre_core.models.outside import UNKNOWN, OutsideHead
 from genre_core.tagging import read_table
+from genre_core.tags.filetags import read_genre
 
 ELECTRONIC = DATA / "electronic.ogg"
 OTHER = DATA / "other.ogg"

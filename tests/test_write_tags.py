@@ -22,13 +22,13 @@ import soundfile as sf
 from mutagen.id3 import ID3, TCON
 
 from conftest import CLIPS, TAGGED_FORMATS, encode, make_file
-from genre_core import filetags
 from genre_core.cli import main
 from genre_core.config import GENRES
-from genre_core.filetags import TagWriteError, new_state, read_genre, tag_name, write_genre
-from genre_core.tag_journal import Journal, undo
-from genre_core.write_tags import apply_plan, decide, plan_table
-from genre_core.write_thresholds import Threshold
+from genre_core.tags import filetags
+from genre_core.tags.filetags import TagWriteError, new_state, read_genre, tag_name, write_genre
+from genre_core.tags.tag_journal import Journal, undo
+from genre_core.tags.write_tags import apply_plan, decide, plan_table
+from genre_core.tags.write_thresholds import Threshold
 
 
 def other_tags(path: Path) -> object:
@@ -362,8 +362,8 @@ def test_threshold_is_the_loosest_cut_whose_every_stricter_cut_keeps_the_precisi
 def test_each_shipped_model_records_a_threshold_that_meets_its_target_on_valid_or_none(model):
     from genre_core.models.checkpoint import load_checkpoint
     from genre_core.models.registry import DEFAULT_MODEL
+    from genre_core.tags.write_thresholds import measured_threshold
     from genre_core.training.calibrate import MIN_SUPPORT
-    from genre_core.write_thresholds import measured_threshold
 
     recorded = load_checkpoint(model).calibration["tag_threshold"]
     assert recorded["target_precision"] == 0.9

@@ -29,8 +29,8 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
 
 def query_vector(index, path: str, model: str | None) -> tuple:
     """(embedding, its row in the table or None, its artist): from the table, else by classifying the file."""
-    from ..albums import read_album_tags
     from ..export import cell_text
+    from ..tags.albums import read_album_tags
 
     position = index.position(path)
     if position is not None:
@@ -49,7 +49,7 @@ _classifiers: dict = {}
 def query_classifier(index, model: str | None):
     """The table's own model (checked by its id), loaded once."""
     from ..classifier import GenreClassifier
-    from ..tagging import model_id
+    from ..table_io import model_id
 
     if model not in _classifiers:
         found = model_id(model)

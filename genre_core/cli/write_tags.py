@@ -14,7 +14,7 @@ from .options import add_write_options
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..genre_names import GenreNames
+    from ..tags.genre_names import GenreNames
 
 
 def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
@@ -39,8 +39,8 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..interrupts import exit_status
-    from ..plan_report import undo_lines
-    from ..tag_journal import Journal, undo
+    from ..tags.plan_report import undo_lines
+    from ..tags.tag_journal import Journal, undo
 
     if args.undo:
         reports = undo(Journal(args.undo), args.undo_run, args.undo_all)
@@ -76,9 +76,9 @@ def write_tags_from_table(table_path: Path, args: argparse.Namespace, tag_summar
 
     `tag_summary`: what `tag` just did; in JSON it leads the same document, so a script reads one.
     """
-    from ..genre_names import load_genre_names
     from ..interrupts import exit_status
-    from ..tagging import read_table
+    from ..table_io import read_table
+    from ..tags.genre_names import load_genre_names
 
     try:
         table = read_table(table_path)
@@ -94,10 +94,10 @@ def make_plan(table: pd.DataFrame, genre_names: GenreNames | None, args: argpars
     """Every file's plan (reading each file's tags), the thresholds, and the albums with --per album."""
     import pandas as pd
 
-    from ..albums import consensus, with_album_tags
-    from ..write_moods import mood_threshold
-    from ..write_tags import plan_table
-    from ..write_thresholds import thresholds_for
+    from ..tags.albums import consensus, with_album_tags
+    from ..tags.write_moods import mood_threshold
+    from ..tags.write_tags import plan_table
+    from ..tags.write_thresholds import thresholds_for
 
     planned_table, albums, fallback = table, [], {}
     if args.per == "album":
@@ -129,11 +129,11 @@ def write_and_report(
     table_path: Path, table: pd.DataFrame, plan: dict, args: argparse.Namespace, tag_summary: dict | None
 ) -> int:
     """With --apply, write the plan (an interrupt stops it between files); then print what was and was not done."""
-    from ..albums import album_lines
     from ..interrupts import exit_status
-    from ..plan_report import held_back_line, plan_lines, summarise, summarise_moods
-    from ..tag_journal import Journal, default_journal
-    from ..write_tags import apply_plan, has_verdicts
+    from ..tags.albums import album_lines
+    from ..tags.plan_report import held_back_line, plan_lines, summarise, summarise_moods
+    from ..tags.tag_journal import Journal, default_journal
+    from ..tags.write_tags import apply_plan, has_verdicts
 
     planned, thresholds, mood_cut = plan["planned"], plan["thresholds"], plan["mood_cut"]
     albums, fallback, moods = plan["albums"], plan["fallback"], args.moods or args.moods_only

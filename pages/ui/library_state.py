@@ -88,7 +88,7 @@ def saved_upload(upload: Any) -> Path:
 
 def model_for(index: LibraryIndex) -> str:
     """The shipped model that made the table (by its id), or a clear refusal."""
-    from genre_core.tagging import model_id
+    from genre_core.table_io import model_id
 
     for name, path in SHIPPED_MODELS.items():
         if path.is_file() and model_id(path) == index.model_id:

@@ -34,8 +34,8 @@ import mutagen
 from mutagen.id3 import ID3, TCON, TMOO, TXXX
 from mutagen.mp4 import MP4FreeForm, MP4Tags
 
-from .errors import GenreCoreError
-from .interrupts import deferred
+from ..errors import GenreCoreError
+from ..interrupts import deferred
 
 #: How a label is written into a file: the ID3v1 genre names players already know.
 TAG_NAMES = {"hiphop": "Hip-Hop", "electronic": "Electronic", "rnb": "R&B", "newage": "New Age"}

@@ -1,7 +1,7 @@
 """Keep a tag table's size and mtime in step with the files that `write-tags` itself rewrites.
 
 A table row is trusted only while its file has the size and modification time it recorded
-(`tagging.matches_record`). Writing tags changes both but not the audio, so every write, mood
+(`table_io.matches_record`). Writing tags changes both but not the audio, so every write, mood
 write and undo records the file's new stat here as it goes; the table is rewritten every few
 files and once more at the end, interrupted or not. Without it, the run after an `--undo` or a
 Ctrl-C saw most files as "changed since it was classified" and the library had to be tagged again.
@@ -29,7 +29,7 @@ class TableSync:
 
     def _load(self) -> pd.DataFrame | None:
         if self._frame is None and self.path is not None and self.path.is_file():
-            from .tagging import read_table
+            from ..table_io import read_table
 
             self._frame = read_table(self.path)
             for index, path in self._frame["path"].items():
@@ -55,7 +55,7 @@ class TableSync:
     def flush(self) -> None:
         """Rewrite the table (atomically) when any row changed since the last flush."""
         if self._pending and self._frame is not None and self.path is not None:
-            from .tagging import write_table
+            from ..table_io import write_table
 
             write_table(self._frame, self.path)
         self._pending = 0

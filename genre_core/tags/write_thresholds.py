@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .classifier import load_info
-from .errors import UsageError
-from .models.registry import SHIPPED_MODELS, resolve_model
-from .tagging import model_id
+from ..classifier import load_info
+from ..errors import UsageError
+from ..models.registry import SHIPPED_MODELS, resolve_model
+from ..table_io import model_id
 
 
 @dataclass(frozen=True)

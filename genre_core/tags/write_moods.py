@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .classifier import load_info
-from .errors import UsageError
-from .export import cell_number
+from ..classifier import load_info
+from ..errors import UsageError
+from ..export import cell_number
+from ..models.registry import resolve_model
+from ..models.serving import sidecar_path
 from .filetags import GenreState, TagWriteError, is_read_only, read_mood, with_mood
-from .models.registry import resolve_model
-from .models.serving import sidecar_path
 from .table_sync import TableSync
 from .tag_journal import Journal
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import mutagen
 
-from .export import cell_number, cell_text
+from ..export import cell_number, cell_text
 
 #: The table columns `tag` records for albums, read through mutagen's easy interface.
 ALBUM_COLUMNS = ("album", "albumartist", "artist", "tracknumber")

@@ -17,13 +17,13 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import UsageError
-from .export import cell_number, cell_text
+from ..errors import UsageError
+from ..export import cell_number, cell_text
+from ..table_io import matches_record
 from .filetags import GenreState, TagWriteError, is_read_only, read_genre, tag_name, with_genres
 from .genre_names import GenreNames, spelled
 from .table_sync import TableSync
 from .tag_journal import Journal
-from .tagging import matches_record
 from .write_moods import MoodPlan, apply_moods, plan_mood
 from .write_thresholds import Threshold
 

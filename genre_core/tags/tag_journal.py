@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
+from ..errors import UsageError
 from .filetags import GenreState, TagWriteError, read_field, write_genre
 from .table_sync import TableSync
 

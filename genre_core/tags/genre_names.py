@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .config import GENRES, OUTSIDE_GENRES
-from .errors import UsageError
+from ..config import GENRES, OUTSIDE_GENRES
+from ..errors import UsageError
 from .filetags import ID3V23_SEPARATOR, tag_name
 
 #: label → the names written for it, in order.
