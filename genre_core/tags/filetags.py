@@ -246,6 +246,17 @@ def read_field(path: str | Path, which: str) -> GenreState:
     return _state_of(_open(Path(path)), which)
 
 
+def holds(path: str | Path, state: GenreState | None) -> bool:
+    """Whether the file's field now equals `state` (False where it cannot be read): after an interrupt, a write
+    or a restore in flight happened whole (its rename landed) or not at all, and this says which."""
+    if state is None:
+        return False
+    try:
+        return read_field(path, state.field).same_values(state)
+    except TagWriteError:
+        return False
+
+
 def new_state(current: GenreState, label: str) -> GenreState:
     """`current` with the genre replaced by `label` (in its tag spelling)."""
     return with_genres(current, [tag_name(label)])

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from .filetags import GenreState, TagWriteError, read_field, write_genre
+from .filetags import GenreState, TagWriteError, holds, read_field, write_genre
 from .table_sync import TableSync
 
 JOURNAL_FORMAT = "genre_core write-tags journal"
@@ -171,8 +171,9 @@ def undo(journal: Journal, run: int | None = None, every: bool = False) -> list[
     tables = {r["run"]: r.get("table") for r in journal.runs()}
     reports = []
     for number in choose_runs(journal, run, every):
-        entries = [e for e in journal.entries(number) if e["state"] == "written"]
-        already = sum(e["state"] == "undone" for e in journal.entries(number))
+        recorded = journal.entries(number)  # the journal is read once per run undone
+        entries = [e for e in recorded if e["state"] == "written"]
+        already = sum(e["state"] == "undone" for e in recorded)
         report = UndoReport(number, [], already)
         reports.append(report)
         sync = TableSync(tables.get(number))
@@ -217,12 +218,7 @@ def undo_entry(journal: Journal, entry: dict[str, Any], sync: TableSync) -> Undo
 
 def settle_in_flight(journal: Journal, entry: dict[str, Any], sync: TableSync) -> UndoneFile:
     """The file an interrupt caught: restored (its rename happened) or not, never half; the table and marks follow."""
-    before = GenreState.from_json(entry["before"])
-    try:
-        restored = read_field(entry["path"], before.field).same_values(before)
-    except TagWriteError:
-        restored = False
-    if not restored:
+    if not holds(entry["path"], GenreState.from_json(entry["before"])):
         return UndoneFile(entry["path"], "not undone", "interrupted")
     sync.touched(entry["path"])
     journal.mark(entry["id"], "undone")

@@ -19,7 +19,7 @@ from ..errors import UsageError
 from ..export import cell_number
 from ..models.registry import resolve_model
 from ..models.serving import sidecar_path
-from .filetags import GenreState, TagWriteError, is_read_only, read_mood, with_mood
+from .filetags import GenreState, TagWriteError, holds, is_read_only, read_mood, with_mood
 from .table_sync import TableSync
 from .tag_journal import Journal
 
@@ -108,12 +108,9 @@ def apply_moods(
             write_mood(path, plan, journal, sync)
         except KeyboardInterrupt as exc:
             plan.action, plan.reason = "skip", "not written: interrupted"
-            try:
-                if plan.after is not None and read_mood(path).same_values(plan.after):
-                    plan.action, plan.reason = "written", "written just before the interrupt"
-                    sync.touched(path)
-            except TagWriteError:
-                pass
+            if holds(path, plan.after):
+                plan.action, plan.reason = "written", "written just before the interrupt"
+                sync.touched(path)
             for _, rest in paths_and_plans[number + 1 :]:
                 rest.action, rest.reason = "skip", "not written: interrupted"
             return exc

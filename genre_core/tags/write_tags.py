@@ -20,7 +20,7 @@ import pandas as pd
 from ..errors import UsageError
 from ..export import cell_number, cell_text
 from ..table_io import matches_record
-from .filetags import GenreState, TagWriteError, is_read_only, read_genre, tag_name, with_genres
+from .filetags import GenreState, TagWriteError, holds, is_read_only, read_genre, tag_name, with_genres
 from .genre_names import GenreNames, spelled
 from .table_sync import TableSync
 from .tag_journal import Journal
@@ -410,9 +410,6 @@ def write_one(item: PlannedFile, journal: Journal, sync: TableSync) -> None:
 def settle_in_flight(item: PlannedFile, sync: TableSync) -> None:
     """After an interrupt: the file in flight is written (its rename happened) or not, never half."""
     item.action, item.reason = "skip", "not written: interrupted"
-    try:
-        if item.after is not None and read_genre(item.path).same_values(item.after):
-            item.action, item.reason = "written", "written just before the interrupt"
-            sync.touched(item.path)
-    except TagWriteError:
-        pass
+    if holds(item.path, item.after):
+        item.action, item.reason = "written", "written just before the interrupt"
+        sync.touched(item.path)
