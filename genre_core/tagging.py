@@ -132,9 +132,9 @@ class ChunkedOutput:
         self.parts = out.with_name(out.name + ".parts")
         self.parts.mkdir(parents=True, exist_ok=True)
 
-    def done(self) -> dict[str, tuple[int, float]]:
-        """path → (size, mtime) of every file already recorded."""
-        frame = self.read_all()
+    def done(self, frame: pd.DataFrame | None = None) -> dict[str, tuple[int, float]]:
+        """path → (size, mtime) of every file already recorded (of `frame`, where the caller has read it)."""
+        frame = self.read_all() if frame is None else frame
         if frame.empty:
             return {}
         return {p: (int(s), float(m)) for p, s, m in zip(frame["path"], frame["size"], frame["mtime"], strict=True)}
@@ -187,7 +187,7 @@ def pending_files(root: Path, output: ChunkedOutput, embeds: bool = False) -> tu
     match a row whose file is gone is the same file (a move keeps both), so its row follows it unclassified.
     """
     frame = output.read_all()
-    done = output.done()
+    done = output.done(frame)  # the table and its parts are read once
     gone_by_relpath: dict[str, str] = {}
     if "relpath" in frame.columns:
         for path, relpath in zip(frame["path"], frame["relpath"], strict=True):
