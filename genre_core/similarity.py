@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -64,15 +65,34 @@ class LibraryIndex:
     def __len__(self) -> int:
         return len(self.rows)
 
+    @cached_property
+    def _rows_by_path(self) -> dict[str, int]:
+        """Each row's stored (absolute) path to its row: built once per index."""
+        found: dict[str, int] = {}
+        for index, candidate in enumerate(self.rows["path"]):
+            found.setdefault(candidate, index)
+        return found
+
+    @cached_property
+    def _rows_by_real_path(self) -> dict[str, int]:
+        """Each row's real path (a table path through a symlink): built once, and only when the stored ones miss."""
+        found: dict[str, int] = {}
+        for index, candidate in enumerate(self.rows["path"]):
+            found.setdefault(os.path.realpath(candidate), index)
+        return found
+
     def position(self, path: str | Path) -> int | None:
         """The row of a file of the table (by its absolute or real path), or None."""
-        wanted = {os.path.abspath(path), os.path.realpath(path)}
-        for index, candidate in enumerate(self.rows["path"]):
-            if candidate in wanted or os.path.realpath(candidate) in wanted:
-                return index
+        wanted = (os.path.abspath(path), os.path.realpath(path))
+        for rows in (self._rows_by_path, self._rows_by_real_path):
+            for key in wanted:
+                if key in rows:
+                    return rows[key]
         return None
 
+    @cached_property
     def artists(self) -> np.ndarray:
+        """Each song's artist, case-folded ("" where none): read once per index."""
         column = self.rows.get("artist", pd.Series([None] * len(self)))
         return np.asarray([(cell_text(a) or "").casefold() for a in column])
 
@@ -113,7 +133,7 @@ class LibraryIndex:
         ]
 
 
-def similar(
+def similar_rows(
     index: LibraryIndex,
     query: np.ndarray,
     k: int = 10,
@@ -121,14 +141,20 @@ def similar(
     genre: str | None = None,
     mood: str | None = None,
     artist: str | None = None,
-) -> list[dict[str, Any]]:
-    """The `k` nearest songs to `query`, the query's own row excluded; `artist`: leave that artist out."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of the `k` nearest songs to `query` and their similarities, best first, the query's own row
+    excluded; `artist`: leave that artist out."""
     mask = index.allowed(genre, mood)
     if exclude is not None:
         mask[exclude] = False
     if artist:
-        mask &= index.artists() != artist.casefold()
-    return index.listing(*index.nearest(query, k, mask))
+        mask &= index.artists != artist.casefold()
+    return index.nearest(query, k, mask)
+
+
+def similar(index: LibraryIndex, query: np.ndarray, k: int = 10, **filters: Any) -> list[dict[str, Any]]:
+    """`similar_rows` as listings: path, similarity, genre, mood, artist, title."""
+    return index.listing(*similar_rows(index, query, k, **filters))
 
 
 def playlist(
@@ -144,7 +170,7 @@ def playlist(
     available = int(mask.sum())
     if length > available:
         raise UsageError(f"--length {length} is longer than the {available} songs of the library that pass the filters")
-    artists = index.artists()
+    artists = index.artists
     order, used = [seed], np.zeros(len(index), dtype=bool)
     used[seed] = True
     to_seed = index.vectors @ index.vectors[seed]

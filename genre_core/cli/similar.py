@@ -79,7 +79,13 @@ def run(args: argparse.Namespace) -> int:
     for path in args.query:
         vector, position, artist = query_vector(index, path, args.model)
         found = similar(
-            index, vector, args.k, position, args.genre, args.mood, artist if args.not_same_artist else None
+            index,
+            vector,
+            args.k,
+            exclude=position,
+            genre=args.genre,
+            mood=args.mood,
+            artist=artist if args.not_same_artist else None,
         )
         results.append({"query": str(Path(path).absolute()), "similar": found})
     if args.format == "json":

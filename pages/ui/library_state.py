@@ -17,7 +17,7 @@ from genre_core.errors import UsageError
 from genre_core.export import cell_text
 from genre_core.library_map import library_map, place
 from genre_core.models.registry import SHIPPED_MODELS
-from genre_core.similarity import LibraryIndex, m3u8_text, playlist, similar
+from genre_core.similarity import LibraryIndex, m3u8_text, playlist, similar_rows
 
 from .state import classifier
 
@@ -112,10 +112,9 @@ def embed_upload(library: Library, data: bytes, name: str) -> np.ndarray:
 
 
 def neighbours(library: Library, query: np.ndarray, k: int, exclude: int | None) -> tuple[list[dict], np.ndarray]:
-    found = similar(library.index, query, k, exclude)
-    wanted = {row["path"] for row in found}
-    order = np.asarray([i for i, p in enumerate(library.index.rows["path"]) if p in wanted], dtype=int)
-    return found, order
+    """The nearest songs as listed, and their rows (to mark them on the map), from one search."""
+    rows, sims = similar_rows(library.index, query, k, exclude)
+    return library.index.listing(rows, sims), rows
 
 
 def results_frame(found: list[dict]) -> pd.DataFrame:
