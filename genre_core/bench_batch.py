@@ -53,12 +53,14 @@ def measure(model: str, windows: int, arena: bool, short: Path, long_: Path, run
 
 def batch_curve(short: Path, long_: Path, runs: int = 5) -> list[dict[str, Any]]:
     """Each setting paired with today's, run right before it: the ratio is within a pair, as noise allows."""
+    from .classifier import load_info
+    from .models.registry import resolve_model
     from .models.serving import ONNX_BATCH_WINDOWS, ONNX_BATCH_WINDOWS_BY_FAMILY
 
-    families = {"musicnn_crnn": "musicnn_crnn", "crnn": "crnn"}
     rows = []
     for model in MODELS:
-        today_windows = ONNX_BATCH_WINDOWS_BY_FAMILY.get(families[model], ONNX_BATCH_WINDOWS)
+        family = load_info(resolve_model(model)).config.model.family
+        today_windows = ONNX_BATCH_WINDOWS_BY_FAMILY.get(family, ONNX_BATCH_WINDOWS)
         for windows, arena in SETTINGS:
             today = measure(model, today_windows, True, short, long_, runs)
             row = measure(model, windows, arena, short, long_, runs)
