@@ -109,6 +109,7 @@ class GenreClassifyPlugin(BeetsPlugin):
         )
         self._classifier: Any = None
         self._mood_cut: float | None = None
+        self._models: Any = None
         self._model_id: str | None = None
         if self.config["auto"].get(bool):
             self.import_stages = [self.imported]
@@ -123,12 +124,20 @@ class GenreClassifyPlugin(BeetsPlugin):
             self._classifier = GenreClassifier.load(self.config["model"].get(), device="auto")
         return self._classifier
 
+    def models(self) -> Any:
+        """The configured model as the writing path reads it (thresholds, mood head): read once per run."""
+        if self._models is None:
+            from genre_core.tags.model_record import RunModels
+
+            self._models = RunModels.read(self.config["model"].get())
+        return self._models
+
     def threshold(self) -> Threshold:
         """The primary and secondary thresholds: given in the config or options, else the model's measured ones."""
         given = self.config["min_probability"].get()
         secondary = self.config["secondary_min_probability"].get()
         threshold = combine_thresholds(
-            measured_threshold(self.config["model"].get()),
+            measured_threshold(self.models().chosen),
             float(given) if given is not None else None,
             float(secondary) if secondary is not None else None,
         )
@@ -265,7 +274,7 @@ class GenreClassifyPlugin(BeetsPlugin):
         if self._mood_cut is None:
             given = self.config["mood_min_probability"].get()
             try:
-                self._mood_cut = mood_threshold(self.config["model"].get(), float(given) if given is not None else None)
+                self._mood_cut = mood_threshold(self.models(), float(given) if given is not None else None)
             except UsageError as exc:
                 raise ui.UserError(f"genreclassify: {exc}") from exc
         return self._mood_cut

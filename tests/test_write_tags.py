@@ -388,3 +388,27 @@ def test_a_failed_copy_such_as_a_full_disk_is_a_reported_failure_and_the_file_is
     assert apply_plan(planned, Journal(tmp_path / "j.jsonl")) is None
     assert planned[0].action == "failed" and "No space left on device" in planned[0].reason
     assert path.read_bytes() == original and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_a_write_tags_run_reads_the_model_that_made_the_table_once(tmp_path, monkeypatch, capsys):
+    """Thresholds and the mood head come from one record per run: the checkpoint is loaded once, and each
+    shipped checkpoint is hashed at most once to learn which one made the table."""
+    from genre_core.models.registry import DEFAULT_MODEL_PATH, SHIPPED_MODELS
+    from genre_core.table_io import model_id
+    from genre_core.tags import model_record
+
+    loads, hashes = [], []
+    real_load, real_id = model_record.load_info, model_record.model_id
+    monkeypatch.setattr(model_record, "load_info", lambda path: loads.append(Path(path)) or real_load(path))
+    monkeypatch.setattr(model_record, "model_id", lambda path: hashes.append(Path(path)) or real_id(path))
+    table = tmp_path / "t.csv"
+    rows = classified_table([make_file(tmp_path, "ogg", None, name="song")], probability=0.99)
+    rows["model_id"] = model_id(DEFAULT_MODEL_PATH)
+    rows.to_csv(table, index=False)
+    for extra, models in (([], len(SHIPPED_MODELS)), (["--model", "musicnn_crnn"], 1)):
+        loads.clear(), hashes.clear()
+        assert main(["write-tags", str(table), "--moods", *extra]) == 0
+        out = capsys.readouterr().out  # the measured threshold and the mood head were both read
+        assert "dry run: 1 write." in out and "moods: p >= " in out
+        assert loads == [DEFAULT_MODEL_PATH]
+        assert len(hashes) == len(set(hashes)) == models

@@ -95,6 +95,7 @@ def make_plan(table: pd.DataFrame, genre_names: GenreNames | None, args: argpars
     import pandas as pd
 
     from ..tags.albums import consensus, with_album_tags
+    from ..tags.model_record import RunModels
     from ..tags.write_moods import mood_threshold
     from ..tags.write_tags import plan_table
     from ..tags.write_thresholds import thresholds_for
@@ -104,12 +105,13 @@ def make_plan(table: pd.DataFrame, genre_names: GenreNames | None, args: argpars
         rows, albums, fallback = consensus(with_album_tags(table.to_dict("records")))
         planned_table = pd.DataFrame(rows, columns=list(dict.fromkeys([*table.columns, *rows[0]])) if rows else None)
     moods = args.moods or args.moods_only
+    models = RunModels.read(args.model)  # each model read once; thresholds and the mood head come from here
     thresholds = (
         {}
         if args.moods_only
-        else thresholds_for(table, args.model, args.min_probability, args.max_genres, args.secondary_min_probability)
+        else thresholds_for(table, models, args.min_probability, args.max_genres, args.secondary_min_probability)
     )
-    mood_cut = mood_threshold(args.model, args.mood_min_probability) if moods else None
+    mood_cut = mood_threshold(models, args.mood_min_probability) if moods else None
     planned = plan_table(
         planned_table,
         thresholds,

@@ -14,12 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..classifier import load_info
 from ..errors import UsageError
 from ..export import cell_number
-from ..models.registry import resolve_model
-from ..models.serving import sidecar_path
 from .filetags import GenreState, TagWriteError, holds, is_read_only, read_mood, with_mood
+from .model_record import RunModels, run_models
 from .table_sync import TableSync
 from .tag_journal import Journal
 
@@ -48,18 +46,17 @@ class MoodPlan:
         }
 
 
-def mood_threshold(model: str | Path | None, given: float | None) -> float:
+def mood_threshold(model: str | Path | RunModels | None, given: float | None) -> float:
     """The probability a mood must reach: given, else the checkpoint's measured one, else a clear refusal."""
     if given is not None:
         if not 0 <= given <= 1:
             raise UsageError("--mood-min-probability must be between 0 and 1")
         return float(given)
-    path = resolve_model(model)
-    served_only = sidecar_path(path).is_file()  # a deploy may hold the export and sidecar without the checkpoint
-    head = load_info(path).calibration.get("mood") if path.is_file() or served_only else None
+    record = run_models(model).chosen  # a deploy may hold the export and sidecar without the checkpoint
+    head = record.calibration.get("mood")
     if not head:
         raise UsageError(
-            f"{path.name} has no mood head (the fast crnn has none: it has no tag head to read moods from); "
+            f"{record.path.name} has no mood head (the fast crnn has none: it has no tag head to read moods from); "
             "tag the library with the default model, or pass --mood-min-probability"
         )
     if head.get("write_threshold") is None:

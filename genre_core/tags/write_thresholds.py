@@ -13,10 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..classifier import load_info
 from ..errors import UsageError
-from ..models.registry import SHIPPED_MODELS, resolve_model
-from ..table_io import model_id
+from .model_record import ModelRecord, RunModels, run_models
 
 
 @dataclass(frozen=True)
@@ -37,10 +35,10 @@ class Threshold:
     outside_min_probability: float | None = None
 
 
-def measured_threshold(model: str | Path | None) -> Threshold | None:
+def measured_threshold(model: str | Path | ModelRecord | None) -> Threshold | None:
     """The write threshold stored in a checkpoint by `calibrate`, or None if it has none."""
-    path = resolve_model(model)
-    calibration = load_info(path).calibration
+    record = model if isinstance(model, ModelRecord) else ModelRecord.read(model)
+    path, calibration = record.path, record.calibration
     measured = calibration.get("tag_threshold") or {}
     if measured.get("min_probability") is None:
         return None
@@ -81,24 +79,25 @@ def with_write_rule(threshold: Threshold, path: Path, open_set: dict) -> Thresho
     )
 
 
-def model_thresholds(model: str | None) -> dict[str, Threshold]:
-    """model_id → its measured write threshold, for `model` or for every shipped model."""
-    paths = [resolve_model(model)] if model else list(SHIPPED_MODELS.values())
+def model_thresholds(models: RunModels, ids: set[str]) -> dict[str, Threshold]:
+    """model_id → its measured write threshold, for each model of the run that made rows of the table (`ids`)
+    and has one; the others are hashed, never loaded."""
     found = {}
-    for path in paths:
-        if path.is_file() and (threshold := measured_threshold(path)) is not None:
-            found[model_id(path)] = threshold
+    for record in models.candidates:
+        if record.model_id in ids and (threshold := measured_threshold(record)) is not None:
+            found[record.model_id] = threshold
     return found
 
 
 def thresholds_for(
     table: pd.DataFrame,
-    model: str | None,
+    model: str | RunModels | None,
     min_probability: float | None,
     max_genres: int = 1,
     secondary_min_probability: float | None = None,
 ) -> dict[str, Threshold]:
     """The threshold of each model that classified rows of `table`; given numbers override them all."""
+    models = run_models(model)
     ids = {str(m) for m in table.get("model_id", pd.Series(dtype=str)).dropna().unique()}
     if max_genres < 1:
         raise UsageError("--max-genres must be at least 1")
@@ -109,9 +108,9 @@ def thresholds_for(
         if value is not None and not 0 <= value <= 1:
             raise UsageError(f"{name} must be between 0 and 1")
     if min_probability is None:
-        known = _measured_thresholds(ids, model)
+        known = _measured_thresholds(ids, models)
     else:  # the measured ones are read only for what a given threshold leaves open: the secondary one
-        known = model_thresholds(model) if max_genres > 1 and secondary_min_probability is None else {}
+        known = model_thresholds(models, ids) if max_genres > 1 and secondary_min_probability is None else {}
     combined = {m: combine_thresholds(known.get(m), min_probability, secondary_min_probability) for m in ids}
     found = {m: t for m, t in combined.items() if t is not None}
     if found:
@@ -153,8 +152,8 @@ def require_secondary(thresholds: Iterable[Threshold], max_genres: int) -> None:
         )
 
 
-def _measured_thresholds(ids: set[str], model: str | None) -> dict[str, Threshold]:
-    known = model_thresholds(model)
+def _measured_thresholds(ids: set[str], models: RunModels) -> dict[str, Threshold]:
+    known = model_thresholds(models, ids)
     if ids and not ids & known.keys():
         raise UsageError(
             "no write threshold for the model that made this table: either `calibrate` found no probability at "
