@@ -13,7 +13,7 @@ import soundfile as sf
 import torch
 from test_training import _write_manifest
 
-from conftest import CLIPS
+from conftest import CLIPS, DATA
 from genre_core.audio import open_audio
 from genre_core.classifier import GenreClassifier
 from genre_core.config import GENRES
@@ -250,3 +250,78 @@ def test_the_command_refuses_unknown_candidates_in_one_line(capsys, tmp_path: Pa
     err = capsys.readouterr().err
     assert "unknown: ['nope']" in err and "Traceback" not in err
     assert main(["holdout", "--table", "--out", str(tmp_path / "missing.json")]) == 2
+
+
+@pytest.fixture(scope="module")
+def manifest_with_other_music(sources_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`sources_manifest` plus three recordings of none of the ten: two electronic (one per source), one not."""
+    import csv
+
+    folder = sources_manifest.parent
+    rows = list(csv.DictReader(sources_manifest.open(newline="")))
+    clips = DATA / "electronic.ogg", DATA / "other.ogg", DATA / "pop_or_other.ogg"
+    for (clip, source, genres), i in zip(
+        ((clips[0], "gtzan", "Electronic"), (clips[1], "4q", "Electronic; New Age"), (clips[2], "gtzan", "Vocal")),
+        range(3),
+        strict=True,
+    ):
+        y, sr = sf.read(clip, dtype="float32")
+        name = f"other_{i}.wav"
+        sf.write(folder / name, y, sr)
+        rows.append(
+            {"path": name, "genre": "other", "source": source, "quality": "original", "split": "train",
+             "group": f"other-{i}", "duration_s": f"{y.size / sr:.3f}", "source_genres": genres}
+        )  # fmt: skip
+    target = tmp_path_factory.mktemp("with_other") / "manifest.csv"
+    for row in rows:
+        row["path"] = str(folder / row["path"])
+    with target.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, [*rows[0].keys(), "source_genres"], extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return target
+
+
+def test_the_re_deciders_are_fitted_without_the_held_out_source_and_read_the_runs_own_outputs(
+    manifest_with_other_music: Path, cache: Path, tmp_path: Path
+) -> None:
+    from genre_core.training.redecide import redecide_table
+
+    crnn = Candidate("frozen", "frozen", settings=TINY)
+    results = holdout(manifest_with_other_music, [crnn], tmp_path / "h.json", SOURCES, cache_dir=cache, redecide=True)
+    runs = results["frozen"]["runs"]
+    recs = [r for r in read_manifest(manifest_with_other_music, GENRES, include_other=True) if r.split != "test"]
+    ten = [r for r in recs if not r.is_other]
+    for source in SOURCES:
+        redecided = runs[source]["redecide"]
+        y = np.asarray([GENRES.index(r.genre) for r in ten if r.source == source])
+        assert redecided["n"] == len(y)
+        # The network's own decision, read from the same outputs the re-deciders read, is the run's.
+        own = np.asarray(runs[source]["probs"]).argmax(1)
+        assert redecided["network"]["acc"] == pytest.approx(np.mean(own == y))
+        # Fitted without the source: the families are those of the other source's other music only.
+        fitted = [r for r in recs if r.is_other and r.source != source]
+        assert redecided["families"]["other_music_fitted"] == len(fitted)
+        expected = {"gtzan": ["electronic"], "4q": ["electronic", "unknown"]}[source]
+        assert redecided["families"]["classes"][len(GENRES) :] == expected
+        for decision in ("ten", "families"):
+            # Each source's genres are its own here: a re-decider that never heard them cannot name them.
+            assert redecided[decision]["acc"] == 0.0
+        assert 0.0 <= redecided["families"]["outside_share"] <= 1.0
+    assert runs["valid"]["redecide"]["families"]["other_music_fitted"] == 3
+    assert runs["valid"]["redecide"]["ten"]["acc"] > 0.0  # fitted on every source, scored on valid
+    mean = results["frozen"]["redecide"]["ten"]["macro_f1"]
+    assert mean == pytest.approx(np.mean([runs[s]["redecide"]["ten"]["macro_f1"] for s in SOURCES]))
+    table = redecide_table("frozen", runs, SOURCES)
+    assert table.count("\n") == 3 + len(SOURCES) + 1 + 1 and "gtzan (held out)" in table
+
+
+def test_re_deciding_refuses_candidates_without_a_cached_mid_end(
+    manifest_with_other_music: Path, tmp_path: Path
+) -> None:
+    from genre_core.errors import UsageError
+
+    with pytest.raises(UsageError, match="frozen-front-end CRNN candidates only"):
+        holdout(
+            manifest_with_other_music, [Candidate("probe", "probe", kind="probe")], tmp_path / "h.json", redecide=True
+        )

@@ -6,7 +6,7 @@ The layers, lowest first (docs/architecture.md shows the same tree):
 
     signal    config errors audio windows features aggregate preview library reference
     models    genre_core/models/  (networks, registry, checkpoint format, ONNX export and runtime)
-    services  classifier explain export tagging similarity ... report bench, and tags/ (writing into files)
+    services  classifier explain export tagging similarity ... report, bench/ (measurements), tags/ (writing into files)
     training  genre_core/training/
     front     genre_core/cli/, genre_core/__main__, pages/, app.py, beetsplug/
 """

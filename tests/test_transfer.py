@@ -104,7 +104,7 @@ def test_transfer_training_learns_and_round_trips(tiny_manifest: Path, tmp_path:
 
 def test_bench_profiles_the_front_end_and_every_conv_formulation(transfer: GenreClassifier) -> None:
     """The benchmark's breakdown runs on real audio; the figures themselves are printed by `bench`, not asserted."""
-    from genre_core.bench_stages import model_profile, strided_gemm, timbral_conv_variants
+    from genre_core.bench.stages import model_profile, strided_gemm, timbral_conv_variants
 
     profile = model_profile(transfer, CLIPS["disco"], runs=1)
     assert {"whole front end", "whole model + tags", "timbral 7x38"} <= set(profile)

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         import json
         from pathlib import Path
 
-        from ..bench_int8 import int8_check
+        from ..bench.int8 import int8_check
 
         report = int8_check()
         print(json.dumps(report, indent=2))
@@ -82,7 +82,7 @@ def run_similar(out: str) -> int:
     import json
     from pathlib import Path
 
-    from ..bench_similar import bench_similar
+    from ..bench.similar import bench_similar
     from ..classifier import load_info
     from ..models.registry import resolve_model
 
@@ -102,7 +102,7 @@ def run_batch_curve(out: str, runs: int) -> int:
     import json
     from pathlib import Path
 
-    from ..bench_batch import batch_curve
+    from ..bench.batch import batch_curve
 
     rows = with_inputs(lambda inputs: batch_curve(inputs["30s_44k_stereo.mp3"], inputs["4min_44k_stereo.mp3"], runs))
     columns = ("model", "windows", "arena", "peak_rss_mb", "short_ms", "long_ms", "timeline_ms", "timeline_peak_rss_mb")
@@ -119,7 +119,7 @@ def run_decode(out: str, runs: int) -> int:
     import json
     from pathlib import Path
 
-    from ..bench_decode import bench_decode
+    from ..bench.decode import bench_decode
 
     rows = with_inputs(lambda inputs: bench_decode({k: v for k, v in inputs.items() if k.endswith(".mp3")}, runs))
     for row in rows:
@@ -133,7 +133,7 @@ def run_tag_full(out: str, count: int) -> int:
     import tempfile
     from pathlib import Path
 
-    from ..bench_tagging import bench_full_tagging
+    from ..bench.tagging import bench_full_tagging
 
     with tempfile.TemporaryDirectory() as folder:
         result = bench_full_tagging(Path(folder), count)

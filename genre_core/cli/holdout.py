@@ -22,6 +22,12 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
     h.add_argument("--out", default="runs/holdout.json", help="results accumulate here (JSON)")
     h.add_argument("--table", action="store_true", help="print the markdown table of the recorded results and exit")
     h.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    h.add_argument(
+        "--redecide",
+        action="store_true",
+        help="also score, in each run, a logistic regression on genres + tags that re-decides the ten "
+        "(with and without the outside families) beside the network's own decision",
+    )
     h.set_defaults(run=run)
 
 
@@ -32,7 +38,13 @@ def run(args: argparse.Namespace) -> int:
     if args.table:
         if not out.is_file():
             raise UsageError(f"no held-out results at '{out}': run `holdout --candidates ...` first")
-        print(candidates_table(json.loads(out.read_text())))
+        recorded = json.loads(out.read_text())
+        print(candidates_table(recorded))
+        from ..training.redecide import redecide_table
+
+        for name, result in recorded.items():
+            if "redecide" in result:
+                print("\n" + redecide_table(name, result["runs"], tuple(args.sources)))
         return 0
     from ..training.holdout import CANDIDATES, holdout
 
@@ -42,6 +54,11 @@ def run(args: argparse.Namespace) -> int:
     chosen = [CANDIDATES[n] for n in args.candidates]
     manifest = existing_manifest(args.manifest, "held-out-source validation")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    results = holdout(manifest, chosen, out, tuple(args.sources), threads=args.threads)
+    results = holdout(manifest, chosen, out, tuple(args.sources), threads=args.threads, redecide=args.redecide)
     print(candidates_table({k: results[k] for k in args.candidates}))
+    if args.redecide:
+        from ..training.redecide import redecide_table
+
+        for name in args.candidates:
+            print("\n" + redecide_table(name, results[name]["runs"], tuple(args.sources)))
     return 0

@@ -35,6 +35,7 @@ from ..report import HELD_OUT_SOURCES, RULE_METRIC
 from .bank import WindowBank, build_bank, track_probabilities, track_scores
 from .data import read_manifest
 from .frontend_cache import DEFAULT_CACHE
+from .redecide import OtherMusic, other_music, redecide_run, summarise_redecide
 from .styles import STYLES
 from .transfer import TransferSettings, fit, fit_probe, new_model, train_transfer, transfer_config
 
@@ -151,15 +152,21 @@ def score_sets(bank: WindowBank, held_out: str | None) -> dict[str, np.ndarray]:
     return {held_out: bank.recordings(source=held_out)}
 
 
-def run_crnn(candidate: Candidate, bank: WindowBank, held_out: str | None) -> dict[str, Any]:
-    """One training run of a CRNN candidate; per-epoch history and the final epoch's probabilities."""
+def run_crnn(
+    candidate: Candidate, bank: WindowBank, held_out: str | None, others: OtherMusic | None = None
+) -> dict[str, Any]:
+    """One training run of a CRNN candidate; per-epoch history and the final epoch's probabilities
+    (and, given the other music, the re-deciders' scores beside the network's: `redecide`)."""
     s = candidate.settings
     model = new_model(candidate.config())
     sets = score_sets(bank, held_out)
     history = fit(model, bank, bank.training_windows(s, without_source=held_out), s, sets)
     (recordings,) = sets.values()
     probs = track_probabilities(model, bank, recordings, s.finetune_midend)
-    return {"history": history, "recordings": recordings.tolist(), "probs": probs.tolist()}
+    run = {"history": history, "recordings": recordings.tolist(), "probs": probs.tolist()}
+    if others is not None:
+        run["redecide"] = redecide_run(model, bank, others, held_out, recordings)
+    return run
 
 
 def run_probe(candidate: Candidate, bank: WindowBank, held_out: str | None) -> dict[str, Any]:
@@ -202,7 +209,11 @@ def average_runs(parts: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, 
 
 
 def evaluate_candidate(
-    candidate: Candidate, bank: WindowBank, sources: tuple[str, ...], done: dict[str, Any]
+    candidate: Candidate,
+    bank: WindowBank,
+    sources: tuple[str, ...],
+    done: dict[str, Any],
+    others: OtherMusic | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Every run of one candidate: one per held-out source, and the all-sources run scored on valid."""
     if candidate.kind == "average":
@@ -210,11 +221,13 @@ def evaluate_candidate(
         if missing:
             raise UsageError(f"'{candidate.name}' averages {missing}: run those candidates first")
         return average_runs([done[p]["runs"] for p in candidate.parts])
-    runner = run_probe if candidate.kind == "probe" else run_crnn
     runs = {}
     for held_out in (*sources, None):
         started = time.time()
-        runs[held_out or "valid"] = runner(candidate, bank, held_out)
+        if candidate.kind == "probe":
+            runs[held_out or "valid"] = run_probe(candidate, bank, held_out)
+        else:
+            runs[held_out or "valid"] = run_crnn(candidate, bank, held_out, others)
         log.info("%s without %s: %.1f min", candidate.name, held_out or "nothing", (time.time() - started) / 60)
     return runs
 
@@ -226,8 +239,12 @@ def holdout(
     sources: tuple[str, ...] = HELD_OUT_SOURCES,
     cache_dir: Path = DEFAULT_CACHE,
     threads: int = 0,
+    redecide: bool = False,
 ) -> dict[str, Any]:
-    """Score the named candidates under the rule; results accumulate in the JSON file `out`."""
+    """Score the named candidates under the rule; results accumulate in the JSON file `out`. With `redecide`,
+    each CRNN run also scores the genres + tags re-deciders (`training.redecide`) beside its own decision."""
+    if redecide and any(c.kind != "crnn" or c.settings.finetune_midend for c in chosen):
+        raise UsageError("--redecide reads the cached frozen mid end: choose frozen-front-end CRNN candidates only")
     if threads:
         torch.set_num_threads(threads)
     results = json.loads(out.read_text()) if out.is_file() else {}
@@ -237,9 +254,13 @@ def holdout(
     finetune = any(c.kind == "crnn" and c.settings.finetune_midend for c in chosen)
     extractor = GenreClassifier(Checkpoint(new_model(config), config), device="cpu")
     bank = build_bank(recs, extractor, replace(TransferSettings(), styles=styles), cache_dir, keep_front=finetune)
+    others = None
+    if redecide:
+        everything = read_manifest(manifest, config.labels, include_other=True)
+        others = other_music(everything, extractor, cache_dir, TransferSettings().seed)
     for candidate in chosen:
         started = time.time()
-        runs = evaluate_candidate(candidate, bank, sources, results)
+        runs = evaluate_candidate(candidate, bank, sources, results, others)
         results[candidate.name] = {
             "description": candidate.description,
             "kind": candidate.kind,
@@ -248,6 +269,7 @@ def holdout(
             "sequence_weight": candidate.sequence_weight,
             "runs": runs,
             "scores": summarise(bank, runs),
+            **({"redecide": summarise_redecide(runs, sources)} if others is not None else {}),
             "minutes": round((time.time() - started) / 60, 2),
         }
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -30,13 +30,13 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from .bench_precision import reduced_precision_check
-from .bench_stages import model_profile, timbral_conv_variants
-from .classifier import GenreClassifier
-from .config import SHARED_DATA
-from .features import librosa_reference
+from ..classifier import GenreClassifier
+from ..config import SHARED_DATA
+from ..features import librosa_reference
+from .precision import reduced_precision_check
+from .stages import model_profile, timbral_conv_variants
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHARED = SHARED_DATA
 
 
@@ -85,8 +85,8 @@ def baseline_pipeline(clf: GenreClassifier, path: str) -> dict[str, float]:
 
 
 def project_pipeline(clf: GenreClassifier, path: str, strategy: str) -> dict[str, float]:
-    from .audio import open_audio
-    from .windows import read_windows
+    from ..audio import open_audio
+    from ..windows import read_windows
 
     cfg = clf.config.features
     t0 = time.perf_counter()
@@ -195,10 +195,10 @@ def _real_music(seconds: float) -> np.ndarray:
 
 def reference_classifier() -> GenreClassifier:
     """The reference app's network size at its 22050 Hz / 128-mel input (untrained: timing only)."""
-    from .config import GenreConfig, ModelConfig
-    from .models.checkpoint import Checkpoint
-    from .models.families import build_model
-    from .reference import REFERENCE_ARCH
+    from ..config import GenreConfig, ModelConfig
+    from ..models.checkpoint import Checkpoint
+    from ..models.families import build_model
+    from ..reference import REFERENCE_ARCH
 
     config = GenreConfig(model=ModelConfig(**REFERENCE_ARCH))
     torch.manual_seed(0)
@@ -308,7 +308,7 @@ def run_bench(
     `tagging`: also time tagging that many songs (CLI, local engine, Ray); `profile`: the transfer
     model's stages; `precision_check`: OpenVINO bf16 against fp32 on the splits (`precision_only`: just that).
     """
-    from .models.registry import DEFAULT_MODEL, SHIPPED_MODELS
+    from ..models.registry import DEFAULT_MODEL, SHIPPED_MODELS
 
     if precision_only:  # the decision check alone: minutes, not the whole bench
         report = {"reduced_precision": reduced_precision_check(GenreClassifier.load(DEFAULT_MODEL, device="cpu"))}

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .similarity import LibraryIndex, similar
+from ..similarity import LibraryIndex, similar
 
 SIZES = (10_000, 100_000, 1_000_000)
 

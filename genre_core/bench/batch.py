@@ -53,9 +53,9 @@ def measure(model: str, windows: int, arena: bool, short: Path, long_: Path, run
 
 def batch_curve(short: Path, long_: Path, runs: int = 5) -> list[dict[str, Any]]:
     """Each setting paired with today's, run right before it: the ratio is within a pair, as noise allows."""
-    from .classifier import load_info
-    from .models.registry import resolve_model
-    from .models.serving import ONNX_BATCH_WINDOWS, ONNX_BATCH_WINDOWS_BY_FAMILY
+    from ..classifier import load_info
+    from ..models.registry import resolve_model
+    from ..models.serving import ONNX_BATCH_WINDOWS, ONNX_BATCH_WINDOWS_BY_FAMILY
 
     rows = []
     for model in MODELS:

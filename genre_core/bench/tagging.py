@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from .bench import ROOT, SHARED
+from .core import ROOT, SHARED
 
 SETTINGS = ((1, 1), (1, 2), (2, 1), (3, 1))
 

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from .audio import SoundFileReader, _open_with_pyav
-from .config import FeatureConfig
-from .windows import plan_windows, read_windows
+from ..audio import SoundFileReader, _open_with_pyav
+from ..config import FeatureConfig
+from ..windows import plan_windows, read_windows
 
 
 def read_with(decoder: str, path: Path, cfg: FeatureConfig) -> np.ndarray:

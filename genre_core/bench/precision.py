@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from .classifier import GenreClassifier
-from .config import SHARED_DATA as SHARED
-from .errors import UsageError
-from .models.onnx import onnx_path
+from ..classifier import GenreClassifier
+from ..config import SHARED_DATA as SHARED
+from ..errors import UsageError
+from ..models.onnx import onnx_path
 
 
 def reduced_precision_check(clf: GenreClassifier, splits: tuple[str, ...] = ("valid", "test")) -> dict[str, Any]:

@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from .classifier import GenreClassifier
-from .config import SHARED_DATA as SHARED
-from .errors import GenreCoreError, UsageError
-from .models.onnx import onnx_path
-from .models.serving import OnnxModel
+from ..classifier import GenreClassifier
+from ..config import SHARED_DATA as SHARED
+from ..errors import GenreCoreError, UsageError
+from ..models.onnx import onnx_path
+from ..models.serving import OnnxModel
 
 CALIBRATION_SONGS = 24
 

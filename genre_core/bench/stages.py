@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from .classifier import GenreClassifier
+from ..classifier import GenreClassifier
 
 
 def median_ms(fn: Callable[[], Any], runs: int) -> float:
