@@ -194,7 +194,9 @@ class GenreClassifyPlugin(BeetsPlugin):
         labels = genres_to_write(row, threshold, self.max_genres())
         if outside is not None:
             label, probability = outside
-            action, reason, proposed = decide_outside(current, outside, force, self.mode(), self.names(), BEETS_FLAGS)
+            action, reason, proposed = decide_outside(
+                current, outside, threshold, force, self.mode(), self.names(), BEETS_FLAGS
+            )
         elif held_back_as_other(row, threshold) and not include_other:
             unlock = unlocking_flags(
                 current, labels, probability, threshold, force, self.mode(), self.names(), BEETS_FLAGS

@@ -21,7 +21,7 @@ from .errors import AudioTooLongError, CheckpointError
 from .features import LogMel
 from .models.devices import resolve_device, torch_installed
 from .models.mood import MoodHead
-from .models.openset import OpenSetDetector, verdict
+from .models.openset import OpenSetDetector, genre_write_cut, verdict
 from .models.outside import OutsideHead
 from .models.registry import missing_model, resolve_model
 from .models.serving import ModelInfo, ServedModel, open_served, read_info, sidecar_path
@@ -191,14 +191,11 @@ class GenreClassifier:
 
     @property
     def genre_cut(self) -> float | None:
-        """The probability at which a genre of the ten is written (the open-set write rule's, else `calibrate`'s).
+        """The probability at which a genre of the ten is written (`models.openset.genre_write_cut`).
 
         The verdict never calls a song other music when its top genre reaches this and is surer than the verdict.
         """
-        rule = ((self.open_set.info if self.open_set else {}).get("write_rule")) or {}
-        cuts = [rule.get("min_probability"), (self.info.calibration.get("tag_threshold") or {}).get("min_probability")]
-        cuts = [float(c) for c in cuts if c is not None]
-        return max(cuts) if cuts else None
+        return genre_write_cut(self.info.calibration)
 
     @classmethod
     def load(

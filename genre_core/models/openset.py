@@ -14,6 +14,7 @@ rule (`threshold`) is chosen on valid by `calibrate`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,6 +94,16 @@ def transform(name: str, values: np.ndarray) -> np.ndarray:
         raise ValueError(f"unknown detector input '{name}' (known: {', '.join(INPUTS)})")
     clipped = np.clip(values, 1e-6, 1 - 1e-6)
     return np.log(clipped / (1 - clipped)) if name == "tags" else np.log(clipped)
+
+
+def genre_write_cut(calibration: Mapping[str, Any]) -> float | None:
+    """The probability at which a genre of the ten is written: the stricter of `calibrate`'s tag threshold and
+    the open-set write rule's genre cut (None: the model measured neither). The verdict yields to a chart
+    whose top genre reaches it, and `write-tags` writes at it, so both read this one function."""
+    rule = ((calibration.get("open_set") or {}).get("info") or {}).get("write_rule") or {}
+    cuts = [rule.get("min_probability"), (calibration.get("tag_threshold") or {}).get("min_probability")]
+    found = [float(c) for c in cuts if c is not None]
+    return max(found) if found else None
 
 
 def verdict(other_probability: Any, top_probability: Any, threshold: float, genre_cut: float | None) -> Any:

@@ -204,17 +204,20 @@ def outside_to_write(row: dict[str, Any], threshold: Threshold) -> tuple[str, fl
 def decide_outside(
     current: Iterable[str],
     family: tuple[str, float],
+    threshold: Threshold,
     overwrite: bool,
     mode: str,
     genre_names: GenreNames | None,
     flags: Flags = CLI_FLAGS,
 ) -> tuple[str, str, tuple[str, ...]]:
-    """`decide` for a family outside the ten (its cut already passed): the reason says it is one.
-
-    Shared by `write-tags` and the beets plugin.
+    """`decide` for a family outside the ten, at the family's own cut (`Threshold.outside_min_probability`, which
+    `outside_to_write` has checked): the reason says it is one. Shared by `write-tags` and the beets plugin.
     """
     label, probability = family
-    action, reason, proposed = decide(current, label, probability, 0.0, overwrite, mode, genre_names, flags)
+    cut = threshold.outside_min_probability
+    if cut is None:
+        raise ValueError("no outside cut for this model: outside_to_write names no family without one")
+    action, reason, proposed = decide(current, label, probability, cut, overwrite, mode, genre_names, flags)
     return action, f"outside the ten: {label}" + ("" if reason == "no genre yet" else f"; {reason}"), proposed
 
 
@@ -314,7 +317,7 @@ def plan_genre(
     family = outside_to_write(row, threshold) if outside and not include_other else None
     if family is not None:
         label, probability = family
-        action, reason, proposed = decide_outside(before.shown, family, overwrite, mode, genre_names)
+        action, reason, proposed = decide_outside(before.shown, family, threshold, overwrite, mode, genre_names)
     elif held_back_as_other(row, threshold) and not include_other:
         labels = genres_to_write(row, threshold, max_genres)
         unlock = unlocking_flags(before.shown, labels, probability, threshold, overwrite, mode, genre_names)

@@ -7,13 +7,15 @@ the same two functions, so the rules cannot drift apart.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from ..errors import UsageError
+from ..models.openset import genre_write_cut
 from .model_record import ModelRecord, RunModels, run_models
 
 
@@ -53,24 +55,25 @@ def measured_threshold(model: str | Path | ModelRecord | None) -> Threshold | No
         if secondary.get("min_probability") is not None
         else "",
     )
-    threshold = with_write_rule(threshold, path, calibration.get("open_set") or {})
+    threshold = with_write_rule(threshold, path, calibration)
     return replace(threshold, outside_min_probability=(calibration.get("outside") or {}).get("write_threshold"))
 
 
-def with_write_rule(threshold: Threshold, path: Path, open_set: dict) -> Threshold:
+def with_write_rule(threshold: Threshold, path: Path, calibration: Mapping[str, Any]) -> Threshold:
     """The open-set write rule, where `openset` chose one: a genre cut and a p_other cut for libraries with other music.
 
     Chosen on valid so that written genres are right >= 90 % of the time on a library of 70 % songs of the
-    ten and 30 % other music; the genre cut never goes below the model's own tag threshold.
+    ten and 30 % other music; the genre cut never goes below the model's own tag threshold, and is the one
+    the verdict yields to (`genre_write_cut`).
     """
-    info = open_set.get("info") or {}
+    info = (calibration.get("open_set") or {}).get("info") or {}
     rule = info.get("write_rule")
     if not rule:
         return threshold
     valid = (info.get("valid") or {}).get("write_tags") or {}
     return replace(
         threshold,
-        min_probability=max(threshold.min_probability, float(rule["min_probability"])),
+        min_probability=cut if (cut := genre_write_cut(calibration)) is not None else threshold.min_probability,
         source=f"{path.name}: chosen with the open-set check for 90 % precision on a library of 70 % songs of "
         "the ten genres and 30 % other music, on valid",
         valid_precision=valid.get("ten_genre_written_right", threshold.valid_precision),
