@@ -10,6 +10,9 @@ and says so.
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import numpy as np
 
 #: Below this many songs t-SNE has too few neighbours to place (its perplexity): PCA draws them.
@@ -27,18 +30,35 @@ def pca_projection(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     return centred @ axes.T, mean, axes
 
 
+def preload_tsne() -> threading.Thread:
+    """Import scikit-learn's t-SNE in a background thread: about a second of imports that `tag` would otherwise
+    pay after the last song, overlapped with classifying instead. Start it only once no process will fork
+    from this one (a child forked while a thread holds an import lock can hang on that import)."""
+
+    def load() -> None:
+        with contextlib.suppress(ImportError):  # the serve install: library_map falls back to PCA and says so
+            import sklearn.manifold  # noqa: F401
+
+    thread = threading.Thread(target=load, name="preload-tsne", daemon=True)
+    thread.start()
+    return thread
+
+
 def tsne_map(vectors: np.ndarray, seed: int = 0) -> np.ndarray:
     """t-SNE coordinates `(n, 2)` (PCA initialised, so the same table gives the same map)."""
+    if len(vectors) < TSNE_MIN_SONGS:  # PCA draws them: no need to import scikit-learn at all
+        return pca_projection(vectors)[0]
     from sklearn.manifold import TSNE
 
-    if len(vectors) < TSNE_MIN_SONGS:
-        return pca_projection(vectors)[0]
     perplexity = min(30.0, (len(vectors) - 1) / 3)
     return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(vectors)
 
 
 def library_map(vectors: np.ndarray) -> tuple[np.ndarray, str]:
-    """(coordinates, the method's name): t-SNE where scikit-learn is installed, else PCA."""
+    """(coordinates, the method's name): t-SNE where scikit-learn is installed and the library is big enough,
+    else PCA, with the reason in its name (the Library page shows it)."""
+    if len(vectors) < TSNE_MIN_SONGS:
+        return pca_projection(vectors)[0], f"PCA (t-SNE needs at least {TSNE_MIN_SONGS} songs)"
     try:
         return tsne_map(vectors), "t-SNE"
     except ModuleNotFoundError:

@@ -37,6 +37,18 @@ def test_tag_stores_a_unit_embedding_and_the_title_for_every_song(library):
     assert set(frame["title"].dropna()) == {"Blue in Green", "Rock Song"}
 
 
+def test_the_map_is_named_by_the_method_that_placed_the_songs(library):
+    """13 songs get t-SNE (`tag` stored it); fewer than TSNE_MIN_SONGS get PCA, and the name says so."""
+    from genre_core.library_map import TSNE_MIN_SONGS, library_map, pca_projection
+
+    frame = read_table(library[0])
+    assert set(frame["map_method"]) == {"t-SNE"} and frame[["map_x", "map_y"]].notna().all().all()
+    vectors = np.stack([np.asarray(v, dtype=np.float64) for v in frame["embedding"]])[: TSNE_MIN_SONGS - 1]
+    coordinates, method = library_map(vectors)
+    assert method == f"PCA (t-SNE needs at least {TSNE_MIN_SONGS} songs)"
+    np.testing.assert_allclose(coordinates, pca_projection(vectors)[0])
+
+
 def test_similar_lists_the_nearest_songs_without_the_query_and_applies_the_filters(library, capsys):
     table, music = library
     query = music / "jazz.flac"
