@@ -37,7 +37,7 @@ COLD = (
     "import sys; print(time.perf_counter() - t, 'torch' in sys.modules)"
 )
 REFERENCE = (
-    "import time; t = time.perf_counter(); from genre_core import bench;"
+    "import time; t = time.perf_counter(); from genre_core.bench import core as bench;"
     "bench.baseline_pipeline(bench.reference_classifier(), {song!r}); print(time.perf_counter() - t)"
 )
 

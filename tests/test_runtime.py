@@ -151,3 +151,30 @@ def test_precision_check_without_openvino_is_a_one_line_usage_error(capsys, monk
     assert main(["bench", "--precision-only", "--out", str(tmp_path / "p.json")]) == 2
     err = capsys.readouterr().err
     assert "pip install openvino" in err and "Traceback" not in err
+
+
+def test_the_distilled_comparison_reads_each_model_through_its_own_front_end(tmp_path, monkeypatch, capsys):
+    """`bench --distilled` decides each song as `predict` does, per model, and says so when ../shared is absent."""
+    from genre_core.bench import distilled
+
+    shapes = set()
+    for model in ("musicnn_crnn", "crnn"):
+        clf = GenreClassifier.load(model, device="cpu", runtime="onnx")
+        features = clf.extract(str(CLIPS["jazz"]), "spread")[2]
+        shapes.add(features.shape[1:])
+        genre, is_other, ms = distilled.song_outputs(clf, features)
+        prediction = clf.predict(str(CLIPS["jazz"]))
+        assert clf.labels[genre] == prediction.top_k(1, "mean")[0][0] and is_other == prediction.is_other and ms > 0
+    assert len(shapes) == 2  # 96 mels at 16 kHz against 128 at 22050 Hz
+    monkeypatch.setattr(distilled, "SHARED", tmp_path)
+    assert main(["bench", "--distilled", "--out", str(tmp_path / "b.json")]) == 2
+    assert "--distilled reads the valid and test splits" in capsys.readouterr().err
+
+
+def test_the_cold_start_bench_runs_both_pipelines_in_fresh_processes(tmp_path):
+    """`bench` times a fresh interpreter to the first prediction, ours and the reference's: both commands run."""
+    from genre_core.bench.core import cold_start
+
+    clip = tmp_path / "jazz.ogg"
+    shutil.copy(CLIPS["jazz"], clip)
+    assert cold_start(clip, None) > 0 and cold_start(clip, "crnn") > 0

@@ -208,7 +208,7 @@ def reference_classifier() -> GenreClassifier:
 def cold_start(path: Path, model: str | None) -> float:
     """Seconds from a fresh interpreter to the first prediction; `model` None runs the reference pipeline."""
     # The model's path imports only the library: bench itself pulls in torch and librosa.
-    reference = f"from genre_core import bench; bench.baseline_pipeline(bench.reference_classifier(), {str(path)!r})"
+    reference = f"from genre_core.bench import core; core.baseline_pipeline(core.reference_classifier(), {str(path)!r})"
     load = f"GenreClassifier.load({model!r}, device='cpu')"
     ours = f"from genre_core import GenreClassifier; {load}.predict({str(path)!r})"
     code = f"import time; t=time.perf_counter(); {reference if model is None else ours}; print(time.perf_counter()-t)"
