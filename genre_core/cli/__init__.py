@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "train": "train",
     "train-transfer": "train_transfer",
     "holdout": "holdout",
+    "train-coarse-front": "train_coarse_front",
     "evaluate": "evaluate",
     "explain": "explain",
     "calibrate": "calibrate",

@@ -48,6 +48,17 @@ def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
         help="run only the fast CRNN (distilled from the default) against the default on valid and test: "
         "decisions changed, accuracy, speed (needs ../shared)",
     )
+    b.add_argument(
+        "--coarse-front-end",
+        action="store_true",
+        help="run only the default model with its front end on pairs of mel bands against the shipped one on "
+        "valid and test: decisions changed, accuracy, speed (needs ../shared)",
+    )
+    b.add_argument(
+        "--coarse-weights",
+        metavar="PATH",
+        help="with --coarse-front-end: the front end fitted by `train-coarse-front` (default: summed kernel rows)",
+    )
     b.set_defaults(run=run)
 
 
@@ -62,14 +73,18 @@ def run(args: argparse.Namespace) -> int:
         return run_decode(args.out, args.runs)
     if args.tag_full:
         return run_tag_full(args.out, args.tag_full)
-    if args.int8 or args.distilled:
+    if args.int8 or args.distilled or args.coarse_front_end:
         import json
         from pathlib import Path
 
+        from ..bench.coarse import coarse_check
         from ..bench.distilled import distilled_check
         from ..bench.int8 import int8_check
 
-        key, report = ("int8", int8_check()) if args.int8 else ("distilled", distilled_check())
+        checks = {"int8": (args.int8, int8_check), "distilled": (args.distilled, distilled_check)}
+        checks["coarse_front_end"] = (args.coarse_front_end, lambda: coarse_check(weights=args.coarse_weights))
+        key, check = next((k, fn) for k, (asked, fn) in checks.items() if asked)
+        report = check()
         print(json.dumps(report, indent=2))
         Path(args.out).write_text(json.dumps({key: report}, indent=2))
         return 0
