@@ -25,7 +25,7 @@ from ..errors import UsageError
 from ..models.checkpoint import load_checkpoint
 from ..models.coarse_musicnn import CoarseMusicnn, front_end_macs
 from ..models.musicnn import MusicnnCRNN
-from .int8 import decisions, features_of, macro_f1, songs
+from .int8 import decisions, features_of, genre_figures, songs
 
 RULE_CHANGED_PCT = 1.0
 
@@ -77,17 +77,10 @@ def coarse_check(model: str | None = None, weights: str | Path | None = None) ->
         found = {name: [decisions(clf, *o) for o in out] for name, (out, _) in runs.items()}
         row: dict[str, Any] = {"songs": len(data)}
         for name, mine in found.items():
-            genre = np.asarray([d[0] for d in mine])
             row[name] = {
                 "ms_per_10_windows": round(runs[name][1], 1),
-                "accuracy_pct": round(100 * float(np.mean(genre == np.asarray(truth))), 2),
-                "macro_f1": round(macro_f1(truth, genre.tolist(), len(clf.labels)), 4),
-                "accuracy_by_source_pct": {
-                    s: round(100 * float(np.mean([g == t for g, t, so in zip(genre, truth, sources, strict=True)
-                                                  if so == s])), 1)
-                    for s in sorted(set(sources))
-                },
-            }  # fmt: skip
+                **genre_figures([d[0] for d in mine], truth, sources, len(clf.labels)),
+            }
         pairs = list(zip(found["coarse"], found["shipped"], strict=True))
         for i, key in enumerate(("decisions_changed_pct", "open_set_changed_pct", "mood_changed_pct")):
             row[key] = round(100 * float(np.mean([a[i] != b[i] for a, b in pairs])), 2)

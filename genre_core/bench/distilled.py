@@ -21,7 +21,7 @@ import numpy as np
 from ..classifier import GenreClassifier
 from ..config import SHARED_DATA as SHARED
 from ..errors import UsageError
-from .int8 import features_of, macro_f1, songs
+from .int8 import features_of, genre_figures, songs
 
 RULE_CHANGED_PCT = 1.0
 
@@ -60,14 +60,8 @@ def distilled_check(teacher: str | None = None, student: str = "crnn") -> dict[s
             genre = [o[0] for o in out]
             row[name] = {
                 "ms_per_10_windows": round(statistics.median(o[2] for o in out), 1),
-                "accuracy_pct": round(100 * float(np.mean(np.asarray(genre) == np.asarray(truth))), 2),
-                "macro_f1": round(macro_f1(truth, genre, len(labels)), 4),
-                "accuracy_by_source_pct": {
-                    s: round(100 * float(np.mean([g == t for g, t, so in zip(genre, truth, sources, strict=True)
-                                                  if so == s])), 1)
-                    for s in sorted(set(sources))
-                },
-            }  # fmt: skip
+                **genre_figures(genre, truth, sources, len(labels)),
+            }
         base, mine = outs["default"], outs["distilled"]
         row["decisions_changed_pct"] = round(
             100 * float(np.mean([a[0] != b[0] for a, b in zip(mine, base, strict=True)])), 2

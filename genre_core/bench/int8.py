@@ -119,6 +119,17 @@ def macro_f1(truth: list[int], predicted: list[int], classes: int) -> float:
     return float(np.mean(scores))
 
 
+def genre_figures(genre: list[int], truth: list[int], sources: list[str], classes: int) -> dict[str, Any]:
+    """Accuracy, macro-F1 and accuracy by source of song-level genre decisions: every whole-split check's row."""
+    right = np.asarray(genre) == np.asarray(truth)
+    where = np.asarray(sources)
+    return {
+        "accuracy_pct": round(100 * float(right.mean()), 2),
+        "macro_f1": round(macro_f1(truth, genre, classes), 4),
+        "accuracy_by_source_pct": {s: round(100 * float(right[where == s].mean()), 1) for s in sorted(set(sources))},
+    }
+
+
 def int8_check(model: str | None = None) -> dict[str, Any]:
     if not (SHARED / "manifest.csv").is_file():
         raise UsageError(f"--int8 reads the train, valid and test splits from {SHARED}, which is absent")
@@ -155,18 +166,7 @@ def int8_check(model: str | None = None) -> dict[str, Any]:
                     "mood_changed_pct": round(
                         100 * sum(a[2] != b[2] for a, b in zip(mine, base_decisions, strict=True)) / n, 2
                     ),
-                    "accuracy_pct": round(100 * float(np.mean(np.asarray(genre) == np.asarray(truth))), 2),
-                    "macro_f1": round(macro_f1(truth, genre, len(clf.labels)), 4),
-                    "accuracy_by_source_pct": {
-                        s: round(
-                            100
-                            * float(
-                                np.mean([g == t for g, t, so in zip(genre, truth, sources, strict=True) if so == s])
-                            ),
-                            1,
-                        )
-                        for s in sorted(set(sources))
-                    },
+                    **genre_figures(genre, truth, sources, len(clf.labels)),
                 }
                 report["variants"].setdefault(name, {})[split] = row
     for name, splits in report["variants"].items():

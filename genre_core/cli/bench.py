@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from typing import Any
 
 
 def add_parser(sub: argparse._SubParsersAction, name: str) -> None:
@@ -73,21 +75,18 @@ def run(args: argparse.Namespace) -> int:
         return run_decode(args.out, args.runs)
     if args.tag_full:
         return run_tag_full(args.out, args.tag_full)
-    if args.int8 or args.distilled or args.coarse_front_end:
-        import json
-        from pathlib import Path
-
-        from ..bench.coarse import coarse_check
-        from ..bench.distilled import distilled_check
+    if args.int8:
         from ..bench.int8 import int8_check
 
-        checks = {"int8": (args.int8, int8_check), "distilled": (args.distilled, distilled_check)}
-        checks["coarse_front_end"] = (args.coarse_front_end, lambda: coarse_check(weights=args.coarse_weights))
-        key, check = next((k, fn) for k, (asked, fn) in checks.items() if asked)
-        report = check()
-        print(json.dumps(report, indent=2))
-        Path(args.out).write_text(json.dumps({key: report}, indent=2))
-        return 0
+        return run_split_check(args.out, "int8", int8_check)
+    if args.distilled:
+        from ..bench.distilled import distilled_check
+
+        return run_split_check(args.out, "distilled", distilled_check)
+    if args.coarse_front_end:
+        from ..bench.coarse import coarse_check
+
+        return run_split_check(args.out, "coarse_front_end", lambda: coarse_check(weights=args.coarse_weights))
 
     run_bench(
         out=args.out,
@@ -134,6 +133,17 @@ def run_batch_curve(out: str, runs: int) -> int:
         cells += [row["short_vs_today"], row["long_vs_today"], row["timeline_vs_today"]]
         print("  ".join(f"{c!s:>12}" for c in cells))
     Path(out).write_text(json.dumps({"batch_curve": rows}, indent=2))
+    return 0
+
+
+def run_split_check(out: str, key: str, check: Callable[[], dict[str, Any]]) -> int:
+    """One of the whole-split checks (a variant against the shipped network on valid and test): print, save."""
+    import json
+    from pathlib import Path
+
+    report = check()
+    print(json.dumps(report, indent=2))
+    Path(out).write_text(json.dumps({key: report}, indent=2))
     return 0
 
 

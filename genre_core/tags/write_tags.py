@@ -267,36 +267,31 @@ def unlocking_flags(
     return None if action == "same" else tuple(needed)
 
 
-def plan_file(
-    row: dict[str, Any],
-    thresholds: dict[str, Threshold],
-    overwrite: bool,
-    mode: str = "replace",
-    max_genres: int = 1,
-    include_other: bool = False,
-    mood_cut: float | None = None,
-    genres: bool = True,
-    genre_names: GenreNames | None = None,
-    outside: bool = True,
-) -> PlannedFile:
+@dataclass(frozen=True)
+class PlanOptions:
+    """How one `write-tags` run plans every file: the same for all rows, so decided once."""
+
+    overwrite: bool
+    mode: str = "replace"
+    max_genres: int = 1
+    include_other: bool = False
+    mood_cut: float | None = None
+    genres: bool = True
+    genre_names: GenreNames | None = None
+    outside: bool = True
+
+
+def plan_file(row: dict[str, Any], thresholds: dict[str, Threshold], options: PlanOptions) -> PlannedFile:
     """The genre plan of one row and, with `mood_cut`, its mood plan (moods do not depend on the genre's)."""
-    planned = plan_genre(row, thresholds, overwrite, mode, max_genres, include_other, genres, genre_names, outside)
-    if mood_cut is not None and planned.before is not None:
-        planned.mood = plan_mood(row, mood_cut, overwrite)
+    planned = plan_genre(row, thresholds, options)
+    if options.mood_cut is not None and planned.before is not None:
+        planned.mood = plan_mood(row, options.mood_cut, options.overwrite)
     return planned
 
 
-def plan_genre(
-    row: dict[str, Any],
-    thresholds: dict[str, Threshold],
-    overwrite: bool,
-    mode: str,
-    max_genres: int,
-    include_other: bool,
-    genres: bool,
-    genre_names: GenreNames | None = None,
-    outside: bool = True,
-) -> PlannedFile:
+def plan_genre(row: dict[str, Any], thresholds: dict[str, Threshold], options: PlanOptions) -> PlannedFile:
+    overwrite, mode, max_genres, genre_names = options.overwrite, options.mode, options.max_genres, options.genre_names
+    include_other, genres = options.include_other, options.genres
     path = str(row["path"])
     if isinstance(row.get("error"), str) and row["error"]:
         return PlannedFile(path, "skip", f"not classified: {row['error']}")
@@ -314,7 +309,7 @@ def plan_genre(
     if not genres or threshold is None:
         reason = "moods only: genres are left as they are"
         return PlannedFile(path, "skip", reason, label, probability, before.shown, before)
-    family = outside_to_write(row, threshold) if outside and not include_other else None
+    family = outside_to_write(row, threshold) if options.outside and not include_other else None
     if family is not None:
         label, probability = family
         action, reason, proposed = decide_outside(before.shown, family, threshold, overwrite, mode, genre_names)
@@ -352,10 +347,8 @@ def plan_table(
     genre_names: GenreNames | None = None,
     outside: bool = True,
 ) -> list[PlannedFile]:
-    return [
-        plan_file(row, thresholds, overwrite, mode, max_genres, include_other, mood_cut, genres, genre_names, outside)
-        for row in table.to_dict("records")
-    ]
+    options = PlanOptions(overwrite, mode, max_genres, include_other, mood_cut, genres, genre_names, outside)
+    return [plan_file(row, thresholds, options) for row in table.to_dict("records")]
 
 
 # ---- apply ------------------------------------------------------------------------------------

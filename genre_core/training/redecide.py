@@ -82,7 +82,7 @@ def song_inputs(
     return np.concatenate([transform("genres", genres / counts), transform("tags", tags / counts)], axis=1)
 
 
-def bank_inputs(model: MusicnnCRNN, bank: WindowBank) -> np.ndarray:
+def bank_song_inputs(model: MusicnnCRNN, bank: WindowBank) -> np.ndarray:
     """`song_inputs` of every bank recording, over its scored windows."""
     idx = np.flatnonzero(bank.scored)
     return song_inputs(model, bank.steps[idx], bank.penultimate[idx], bank.rec[idx], len(bank.recs))
@@ -104,7 +104,7 @@ def redecide_run(
 ) -> dict[str, Any]:
     """The network's own decision on `scored` and the two re-deciders', for one run (trained without `held_out`)."""
     ten = len(bank.labels)
-    x_bank = bank_inputs(model, bank)
+    x_bank = bank_song_inputs(model, bank)
     source = np.asarray([r.source for r in bank.recs])
     split = np.asarray([r.split for r in bank.recs])
     fit_on = (split == "train") & (source != held_out)
