@@ -59,6 +59,9 @@ def library_map(vectors: np.ndarray) -> tuple[np.ndarray, str]:
     else PCA, with the reason in its name (the Library page shows it)."""
     if len(vectors) < TSNE_MIN_SONGS:
         return pca_projection(vectors)[0], f"PCA (t-SNE needs at least {TSNE_MIN_SONGS} songs)"
+    coordinates = pca_projection(vectors)[0]
+    if coordinates[:, 0].std() < 1e-9:  # every song the same: t-SNE's PCA start divides by this spread and crashes
+        return coordinates, "PCA (all songs sound the same to the model: nothing for t-SNE to spread)"
     try:
         return tsne_map(vectors), "t-SNE"
     except ModuleNotFoundError:

@@ -47,6 +47,11 @@ def test_the_map_is_named_by_the_method_that_placed_the_songs(library):
     coordinates, method = library_map(vectors)
     assert method == f"PCA (t-SNE needs at least {TSNE_MIN_SONGS} songs)"
     np.testing.assert_allclose(coordinates, pca_projection(vectors)[0])
+    # A library of one song copied many times: t-SNE's PCA start would divide by zero spread (a segfault in
+    # scikit-learn's Barnes-Hut code, which took `tag` down after its table was written).
+    same = np.repeat(vectors[:1], 2 * TSNE_MIN_SONGS, axis=0)
+    coordinates, method = library_map(same)
+    assert method.startswith("PCA (all songs sound the same") and np.isfinite(coordinates).all()
 
 
 def test_similar_lists_the_nearest_songs_without_the_query_and_applies_the_filters(library, capsys):
