@@ -13,6 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import CLIPS
+from genre_core.table_io import read_table
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -43,6 +44,12 @@ def test_the_page_maps_every_song_and_lists_the_nearest_of_the_one_picked(page, 
     points = map_points(page)
     assert points["query"] == 1 and points["most similar"] == 10
     assert sum(n for name, n in points.items() if name not in ("query", "most similar")) == 13  # every song
+    # A song of the library is starred on its own point of the map, not between its neighbours.
+    query = next(t for t in json.loads(next(c for c in page.get("plotly_chart") if "library_map" in c.proto.id)
+                                        .proto.spec)["data"] if t["name"] == "query")  # fmt: skip
+    stored = read_table(table)
+    on_point = np.isclose(stored["map_x"], query["x"][0]) & np.isclose(stored["map_y"], query["y"][0])
+    assert on_point.sum() == 1
     results = page.dataframe[0].value
     assert len(results) == 10 and list(results["similarity"]) == sorted(results["similarity"], reverse=True)
     picked = page.selectbox(key=f"library_pick:{table}")

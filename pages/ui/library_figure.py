@@ -14,7 +14,7 @@ from .figures import AREA_COLOURS
 
 
 def library_map(library: Any, colour: str, neighbours: np.ndarray, query_xy: np.ndarray, title: str) -> go.Figure:
-    """Every song of a library at its PCA place, coloured by genre or mood; the query and its neighbours marked.
+    """Every song of a library at its place on the map, coloured by genre or mood; the query and its neighbours marked.
 
     WebGL scatter (`Scattergl`): 10,000 points stay smooth to pan and hover.
     """
