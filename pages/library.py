@@ -83,7 +83,8 @@ with left:
     )
     st.caption(
         f"{len(index):,} songs, placed by {library.method} of their embeddings (the genre probabilities and MSD "
-        f"tags the model hears): near points sound alike. The star is the query, circled points its {k} nearest. "
+        f"tags the model hears): near points sound alike. The star is the query, circled points its {len(found)} "
+        "nearest. "
         f"Opened in {opened_s:.2f} s; the search took {query_ms:.0f} ms."
     )
 
@@ -96,7 +97,7 @@ st.dataframe(
 seed = picked if song is None else None
 if seed is not None:
     st.download_button(
-        "Download a 20-song playlist (M3U8)",
+        f"Download a {library_state.playlist_length(library)}-song playlist (M3U8)",
         library_state.playlist_bytes(library, seed),
         file_name=f"{Path(str(index.rows.iloc[seed]['path'])).stem}-mix.m3u8",
         mime="audio/x-mpegurl",

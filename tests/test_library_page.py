@@ -57,7 +57,9 @@ def test_the_page_maps_every_song_and_lists_the_nearest_of_the_one_picked(page, 
     assert picked.format_func(first_song) not in list(results["song"])  # the query itself is not listed
     page = picked.set_value(3).run()
     assert page.dataframe[0].value["song"].tolist() != results["song"].tolist()
-    assert {b.proto.label for b in page.get("download_button")} == {"Download a 20-song playlist (M3U8)"}
+    # The playlist holds every song where the library has fewer than 20: the label says how many it holds.
+    assert {b.proto.label for b in page.get("download_button")} == {"Download a 13-song playlist (M3U8)"}
+    assert any(f"circled points its {len(results)} nearest" in c.value for c in page.caption)
 
 
 def test_an_uploaded_song_is_classified_and_finds_its_own_recording_first(page):

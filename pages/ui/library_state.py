@@ -135,6 +135,11 @@ def results_frame(found: list[dict]) -> pd.DataFrame:
     )
 
 
+def playlist_length(library: Library) -> int:
+    """Songs in a playlist from the Library page: PLAYLIST_LENGTH, or the whole library where it is smaller."""
+    return min(PLAYLIST_LENGTH, len(library.index))
+
+
 def playlist_bytes(library: Library, seed: int) -> bytes:
-    order = playlist(library.index, seed, min(PLAYLIST_LENGTH, len(library.index)))
+    order = playlist(library.index, seed, playlist_length(library))
     return m3u8_text(library.index, order).encode("utf-8")
